@@ -1,0 +1,1 @@
+"""gengxin's domain: renovation of old residential communities, and its web pages."""

@@ -1,0 +1,360 @@
+"""Demo data for Shijingshan: real streets and community names, generated footprints and items.
+
+What is real: the nine street boundaries and the 149 community names and codes
+(``data/``, with their licences), the community centre points where the source
+has them (GCJ-02, converted to WGS84 here), the district pilot 老山东里北社区 and
+pilot names taken from news reports of the district's renovation batches.
+
+What is generated, and marked so (``data_source = "generated"``): community
+footprints, building figures and the renovation items. Footprints are drawn
+inside the right street around the community's point, never overlapping; the
+building areas are scaled so that they add up to the district's 6.97 million m²
+of old residential building area. The same seed gives the same data, byte for byte.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import shapely
+from geoalchemy2.shape import from_shape
+from pyproj import Geod
+from shapely.geometry import LineString, MultiPolygon, Point, shape
+from shapely.ops import polylabel
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from geo import gcj02
+from geo.footprints import area_m2, generate_footprint, random_point_within
+from renovation.catalogue import BY_CODE, KINDS, PILOT_KINDS, ItemKind
+from renovation.models import (
+    Community,
+    DataSource,
+    RenovationItem,
+    Street,
+)
+from renovation.status import PROGRESS_RANGE, Status
+
+LOGGER = logging.getLogger(__name__)
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+DEMO_SEED = 20191
+#: The dates of the demo are drawn relative to this day, so the data does not change
+#: with the day it is loaded; "overdue" is always judged against the real today.
+DEMO_REFERENCE_DAY = dt.date(2026, 11, 1)
+DISTRICT_PILOT = "老山东里北社区"
+DISTRICT_BUILDING_AREA_M2 = 6_970_000  # the district report's old residential building area
+IN_PROGRAMME_SHARE = 0.7
+GEOD = Geod(ellps="WGS84")
+
+
+@dataclass
+class DemoStreet:
+    code: str
+    name_zh: str
+    name_en: str
+    boundary: MultiPolygon
+    label_point: Point
+
+
+@dataclass
+class DemoItem:
+    kind: str
+    title: str
+    geometry: object
+    status: Status
+    progress_pct: int
+    quantity: float
+    unit: str
+    planned_start: dt.date
+    planned_end: dt.date
+    actual_start: dt.date | None
+    actual_end: dt.date | None
+
+
+@dataclass
+class DemoCommunity:
+    code: str
+    name: str
+    street_code: str
+    location: Point
+    location_source: str  # "gcj02" (converted from the source) or "generated"
+    footprint: MultiPolygon | None = None
+    year_built: int = 0
+    building_area_m2: float = 0.0
+    households: int = 0
+    building_count: int = 0
+    is_pilot: bool = False
+    is_district_pilot: bool = False
+    items: list[DemoItem] = field(default_factory=list)
+
+
+@dataclass
+class DemoData:
+    streets: list[DemoStreet]
+    communities: list[DemoCommunity]
+
+
+def read_streets(data_dir: Path = DATA_DIR) -> list[DemoStreet]:
+    """The nine street boundaries (MIT, bj-subdistricts); codes are the 12-digit national ones."""
+    collection = json.loads((data_dir / "shijingshan-streets.geojson").read_text("utf-8"))
+    streets = []
+    for feature in collection["features"]:
+        props = feature["properties"]
+        boundary = shape(feature["geometry"])
+        if boundary.geom_type == "Polygon":
+            boundary = MultiPolygon([boundary])
+        lat, lon = props["labelPoint"]  # [lat, lon] in this file, not GeoJSON order
+        label_point = Point(lon, lat)
+        if not boundary.contains(label_point):
+            # Two of the source's label points (古城, 鲁谷) lie outside their street.
+            label_point = polylabel(max(boundary.geoms, key=lambda part: part.area), 1e-5)
+            label_point = Point(round(label_point.x, 5), round(label_point.y, 5))
+        pinyin = props["pinyin"].removesuffix("jiedao")
+        streets.append(DemoStreet(str(props["code"]), props["Name"],
+                                  f"{pinyin.capitalize()} Subdistrict", boundary, label_point))
+    return sorted(streets, key=lambda s: s.code)
+
+
+def community_name(committee: str) -> str:
+    """'老山东里北社区居委会' -> '老山东里北社区'; '双锦园居委会' -> '双锦园社区'."""
+    name = committee.removesuffix("居委会")
+    return name if name.endswith("社区") else name + "社区"
+
+
+def read_communities(data_dir: Path = DATA_DIR) -> list[dict]:
+    """The 149 communities (CC BY 4.0, Vonng/adcode); 54 have a GCJ-02 point."""
+    with open(data_dir / "shijingshan-communities.csv", encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def read_news_projects(data_dir: Path = DATA_DIR) -> list[dict]:
+    with open(data_dir / "shijingshan-renovation-projects-news.csv", encoding="utf-8",
+              newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _choose_pilots(rng, communities: list[DemoCommunity], streets: list[DemoStreet],
+                   news: list[dict]) -> None:
+    """One pilot per street: a community named in the renovation news where there is one."""
+    for street in streets:
+        candidates = [c for c in communities if c.street_code == street.code]
+        chosen = next((c for c in candidates if c.name == DISTRICT_PILOT), None)
+        if chosen is None:
+            for project in news:
+                stem = project["project_name"].removesuffix("小区")
+                chosen = next((c for c in candidates
+                               if stem and (stem in c.name or c.name.removesuffix("社区") in stem)),
+                              None)
+                if chosen:
+                    break
+        if chosen is None:
+            chosen = candidates[int(rng.integers(len(candidates)))]
+        chosen.is_pilot = True
+        chosen.is_district_pilot = chosen.name == DISTRICT_PILOT
+
+
+def _building_figures(rng, communities: list[DemoCommunity]) -> None:
+    raw = rng.lognormal(mean=0.0, sigma=0.45, size=len(communities))
+    scale = DISTRICT_BUILDING_AREA_M2 / raw.sum()
+    for community, value in zip(communities, raw, strict=True):
+        community.building_area_m2 = round(float(value * scale), -1)
+        community.year_built = int(rng.choice(np.arange(1956, 2000),
+                                              p=_year_weights()))
+        community.building_count = max(2, round(community.building_area_m2
+                                                / rng.uniform(3000, 6500)))
+        community.households = round(community.building_area_m2 / rng.uniform(55, 75))
+
+
+def _year_weights() -> np.ndarray:
+    years = np.arange(1956, 2000)
+    # Most of Shijingshan's old housing went up with the steelworks' growth in the 1980s and 90s.
+    weights = np.exp(-((years - 1988) / 9.0) ** 2) + 0.08
+    return weights / weights.sum()
+
+
+def _place(rng, communities: list[DemoCommunity], streets: list[DemoStreet]) -> None:
+    """Footprints inside the right street, around the community's point, not overlapping."""
+    by_code = {s.code: s for s in streets}
+    taken = None
+    for community in communities:
+        street = by_code[community.street_code]
+        if community.location is None or not street.boundary.contains(community.location):
+            if community.location is not None:
+                LOGGER.info("%s: source point lies outside %s; placing it inside",
+                            community.name, street.name_zh)
+            community.location = random_point_within(rng, street.boundary, avoid=taken,
+                                                     min_distance_m=150)
+            community.location_source = "generated"
+        land_m2 = community.building_area_m2 / rng.uniform(1.4, 2.4)  # plot ratio of walk-ups
+        community.footprint = generate_footprint(rng, (community.location.x, community.location.y),
+                                                 land_m2, within=street.boundary, avoid=taken)
+        if not community.footprint.contains(community.location):
+            community.location = community.footprint.representative_point()
+        taken = community.footprint if taken is None else taken.union(community.footprint)
+
+
+def _status_for(rng, years_running: float, is_pilot: bool) -> Status:
+    """A status that fits how long the community's renovation has been going."""
+    order = [Status.PLANNED, Status.CONSULTING, Status.DESIGN, Status.CONSTRUCTION,
+             Status.COMPLETED, Status.ACCEPTED]
+    if rng.random() < 0.05:
+        return Status.SUSPENDED
+    expected = min(5.0, max(0.0, years_running * 1.1 + (1.5 if is_pilot else 0.0)))
+    index = int(np.clip(round(rng.normal(expected, 1.2)), 0, len(order) - 1))
+    return order[index]
+
+
+def _item_geometry(rng, kind: ItemKind, footprint: MultiPolygon):
+    if kind.geometry == "point":
+        return random_point_within(rng, footprint, min_distance_m=0)
+    if kind.geometry == "line":
+        points = [random_point_within(rng, footprint, min_distance_m=0) for _ in range(3)]
+        line = LineString([(p.x, p.y) for p in points])
+        clipped = line.intersection(footprint)
+        return clipped if not clipped.is_empty and clipped.length > 0 else line
+    site = random_point_within(rng, footprint, min_distance_m=0)
+    target = min(area_m2(footprint) * rng.uniform(0.04, 0.15), 4000)
+    try:
+        return generate_footprint(rng, (site.x, site.y), target, within=footprint)
+    except ValueError:
+        return site.buffer(0.0002)
+
+
+def _quantity(rng, kind: ItemKind, geometry) -> float:
+    if kind.geometry == "line":
+        return round(GEOD.geometry_length(geometry))
+    if kind.geometry == "polygon":
+        area = abs(GEOD.geometry_area_perimeter(geometry)[0])
+        return round(area / 25) if kind.code == "parking" else round(area)
+    if kind.code == "lift_retrofit":
+        return int(rng.integers(2, 9))
+    if kind.code == "stairwell":
+        return int(rng.integers(6, 40))
+    return int(rng.integers(1, 6))
+
+
+_TITLE_DETAIL = {
+    "lift_retrofit": lambda rng: f"{rng.integers(1, 12)}号楼加装电梯",
+    "drainage": lambda rng: "雨污水管线更换",
+    "overhead_wires": lambda rng: "架空线规整入地",
+    "stairwell": lambda rng: "楼道清理粉刷",
+    "access_control": lambda rng: "单元门禁安装",
+    "parking": lambda rng: "路侧停车位施划",
+    "garbage_sorting": lambda rng: "垃圾分类驿站",
+    "public_space": lambda rng: "公共空间美化",
+}
+
+
+def _items_for(rng, community: DemoCommunity) -> list[DemoItem]:
+    kinds: list[str]
+    if community.is_pilot:
+        extra = rng.choice([k.code for k in KINDS if k.code not in PILOT_KINDS],
+                           size=int(rng.integers(2, 5)), replace=False)
+        kinds = [*PILOT_KINDS, *extra]
+    else:
+        weights = np.array([3.0 if k.code in PILOT_KINDS else 1.0 for k in KINDS])
+        kinds = list(rng.choice([k.code for k in KINDS], size=int(rng.integers(3, 9)),
+                                replace=False, p=weights / weights.sum()))
+    start_year = 2019 if community.is_pilot else int(rng.integers(2020, 2027))
+    start = dt.date(start_year, int(rng.integers(1, 13)), 1)
+    years_running = (DEMO_REFERENCE_DAY - start).days / 365.25
+    items = []
+    for code in kinds:
+        kind = BY_CODE[str(code)]
+        geometry = _item_geometry(rng, kind, community.footprint)
+        status = _status_for(rng, years_running, community.is_pilot)
+        low, high = PROGRESS_RANGE[status]
+        progress = int(rng.integers(low, high + 1))
+        planned_start = start + dt.timedelta(days=int(rng.integers(0, 240)))
+        planned_end = planned_start + dt.timedelta(days=int(rng.integers(120, 720)))
+        actual_start = (planned_start + dt.timedelta(days=int(rng.integers(0, 90)))
+                        if status in (Status.CONSTRUCTION, Status.COMPLETED, Status.ACCEPTED,
+                                      Status.SUSPENDED) else None)
+        actual_end = None
+        if status.is_done:
+            actual_end = min(planned_end + dt.timedelta(days=int(rng.integers(-60, 120))),
+                             DEMO_REFERENCE_DAY)
+            actual_end = max(actual_end, actual_start or planned_start)
+        title = _TITLE_DETAIL.get(kind.code, lambda _rng, k=kind: k.name_zh)(rng)
+        items.append(DemoItem(kind.code, title, geometry, status, progress,
+                              float(_quantity(rng, kind, geometry)), kind.unit_zh,
+                              planned_start, planned_end, actual_start, actual_end))
+    return items
+
+
+def _round(geometry, decimals: int = 6):
+    return shapely.set_precision(geometry, 10 ** -decimals) if geometry is not None else None
+
+
+def generate_demo(seed: int = DEMO_SEED, data_dir: Path = DATA_DIR) -> DemoData:
+    """Build the demo data in memory, reproducibly from `seed`."""
+    rng = np.random.default_rng(seed)
+    streets = read_streets(data_dir)
+    communities = []
+    for row in read_communities(data_dir):
+        location, source = None, "generated"
+        if row["lon_gcj02"] and row["lat_gcj02"]:
+            lon, lat = gcj02.gcj02_to_wgs84(float(row["lon_gcj02"]), float(row["lat_gcj02"]))
+            location, source = Point(round(float(lon), 7), round(float(lat), 7)), "gcj02"
+        communities.append(DemoCommunity(row["code"], community_name(row["name"]),
+                                         row["street_code"], location, source))
+    communities.sort(key=lambda c: c.code)
+    _choose_pilots(rng, communities, streets, read_news_projects(data_dir))
+    _building_figures(rng, communities)
+    _place(rng, communities, streets)
+    for community in communities:
+        if community.is_pilot or rng.random() < IN_PROGRAMME_SHARE:
+            community.items = _items_for(rng, community)
+            for item in community.items:
+                item.geometry = _round(item.geometry)
+    return DemoData(streets, communities)
+
+
+def is_empty(session: Session) -> bool:
+    return session.scalar(select(Street.id).limit(1)) is None
+
+
+def load_demo(session: Session, demo: DemoData) -> dict[str, int]:
+    """Write `demo` into an empty database in one transaction; return what was written."""
+    if not is_empty(session):
+        raise ValueError("the database already holds data; the demo loads only into an empty one")
+    street_ids = {}
+    for s in demo.streets:
+        street = Street(code=s.code, name_zh=s.name_zh, name_en=s.name_en,
+                        boundary=from_shape(s.boundary, srid=4326),
+                        label_point=from_shape(s.label_point, srid=4326),
+                        data_source=DataSource.OFFICIAL)
+        session.add(street)
+        session.flush()
+        street_ids[s.code] = street.id
+    items = 0
+    for c in demo.communities:
+        note = ("Footprint and building figures generated for the demo (seed "
+                f"{DEMO_SEED}); centre point "
+                + ("converted from GCJ-02 (Vonng/adcode)" if c.location_source == "gcj02"
+                   else "generated") + ".")
+        community = Community(
+            code=c.code, name=c.name, street_id=street_ids[c.street_code],
+            footprint=from_shape(c.footprint, srid=4326),
+            location=from_shape(c.location, srid=4326), year_built=c.year_built,
+            building_area_m2=c.building_area_m2, households=c.households,
+            building_count=c.building_count, is_pilot=c.is_pilot,
+            is_district_pilot=c.is_district_pilot, data_source=DataSource.GENERATED,
+            source_note=note)
+        for i in c.items:
+            community.items.append(RenovationItem(
+                kind=i.kind, title=i.title, geometry=from_shape(i.geometry, srid=4326),
+                status=i.status, progress_pct=i.progress_pct, quantity=i.quantity, unit=i.unit,
+                planned_start=i.planned_start, planned_end=i.planned_end,
+                actual_start=i.actual_start, actual_end=i.actual_end))
+            items += 1
+        session.add(community)
+    session.flush()
+    return {"streets": len(demo.streets), "communities": len(demo.communities), "items": items}

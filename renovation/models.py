@@ -1,0 +1,149 @@
+"""The data model: streets, communities and their renovation items.
+
+Geometries are stored in EPSG:4326 (WGS84 longitude/latitude; CGCS2000 data
+equals it to well under a metre) with a spatial index on both backends.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from geoalchemy2 import Geometry
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from renovation.status import Status
+
+SRID = 4326
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class DataSource:
+    """Where a geometry came from; a generated one must never pass for a survey."""
+
+    GENERATED = "generated"  # drawn by the demo generator: plausible, not real
+    IMPORTED = "imported"  # from a user's GIS file
+    OFFICIAL = "official"  # published boundaries (e.g. the street outlines)
+
+    ALL = (GENERATED, IMPORTED, OFFICIAL)
+
+
+class Street(Base):
+    """A street (街道, subdistrict): the unit an official is responsible for."""
+
+    __tablename__ = "streets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(12), unique=True)
+    name_zh: Mapped[str] = mapped_column(sa.String(100))
+    name_en: Mapped[str] = mapped_column(sa.String(100))
+    boundary = mapped_column(Geometry("MULTIPOLYGON", srid=SRID, spatial_index=True), nullable=False)
+    label_point = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False), nullable=True)
+    data_source: Mapped[str] = mapped_column(sa.String(20), default=DataSource.OFFICIAL)
+
+    communities: Mapped[list[Community]] = relationship(back_populates="street",
+                                                        order_by="Community.code")
+
+    def name(self, locale: str) -> str:
+        return self.name_en if locale.startswith("en") else self.name_zh
+
+    def __repr__(self) -> str:
+        return f"<Street {self.code} {self.name_zh}>"
+
+
+class Community(Base):
+    """A community (社区) or compound (小区) in the programme, with its footprint."""
+
+    __tablename__ = "communities"
+    __table_args__ = (
+        sa.CheckConstraint("building_area_m2 IS NULL OR building_area_m2 >= 0", name="area"),
+        sa.CheckConstraint("households IS NULL OR households >= 0", name="households"),
+        sa.CheckConstraint("building_count IS NULL OR building_count >= 0", name="buildings"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    street_id: Mapped[int] = mapped_column(sa.ForeignKey("streets.id", ondelete="RESTRICT"),
+                                           index=True)
+    footprint = mapped_column(Geometry("MULTIPOLYGON", srid=SRID, spatial_index=True),
+                              nullable=True)
+    location = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False), nullable=True)
+    year_built: Mapped[int | None]
+    building_area_m2: Mapped[float | None]
+    households: Mapped[int | None]
+    building_count: Mapped[int | None]
+    is_pilot: Mapped[bool] = mapped_column(default=False, index=True)
+    is_district_pilot: Mapped[bool] = mapped_column(default=False)
+    data_source: Mapped[str] = mapped_column(sa.String(20), default=DataSource.IMPORTED)
+    source_note: Mapped[str | None] = mapped_column(sa.Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow,
+                                                    onupdate=utcnow)
+
+    street: Mapped[Street] = relationship(back_populates="communities")
+    items: Mapped[list[RenovationItem]] = relationship(back_populates="community",
+                                                       order_by="RenovationItem.id")
+
+    def __repr__(self) -> str:
+        return f"<Community {self.code} {self.name}>"
+
+
+class RenovationItem(Base):
+    """One thing to renovate in a community: a lift, a sewer run, a parking area."""
+
+    __tablename__ = "renovation_items"
+    __table_args__ = (
+        sa.CheckConstraint("progress_pct BETWEEN 0 AND 100", name="progress"),
+        sa.CheckConstraint("quantity IS NULL OR quantity >= 0", name="quantity"),
+        sa.Index("ix_renovation_items_kind_status", "kind", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("communities.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    title: Mapped[str] = mapped_column(sa.String(200))
+    geometry = mapped_column(Geometry("GEOMETRY", srid=SRID, spatial_index=True), nullable=True)
+    status: Mapped[Status] = mapped_column(
+        sa.Enum(Status, native_enum=False, length=20, validate_strings=True,
+                values_callable=lambda enum: [member.value for member in enum],
+                create_constraint=True, name="status"),
+        default=Status.PLANNED)
+    progress_pct: Mapped[int] = mapped_column(default=0)
+    quantity: Mapped[float | None]
+    unit: Mapped[str | None] = mapped_column(sa.String(20))
+    planned_start: Mapped[dt.date | None]
+    planned_end: Mapped[dt.date | None] = mapped_column(index=True)
+    actual_start: Mapped[dt.date | None]
+    actual_end: Mapped[dt.date | None]
+    version: Mapped[int] = mapped_column(default=1)
+    updated_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow,
+                                                    onupdate=utcnow)
+
+    community: Mapped[Community] = relationship(back_populates="items")
+
+    # SQLAlchemy adds "AND version = :old" to every UPDATE and bumps it, so an edit
+    # based on a stale copy fails instead of overwriting someone else's change.
+    __mapper_args__ = {"version_id_col": version}
+
+    def is_overdue(self, today: dt.date) -> bool:
+        return (self.planned_end is not None and self.planned_end < today
+                and not self.status.is_done)
+
+    def __repr__(self) -> str:
+        return f"<RenovationItem {self.id} {self.kind} {self.status}>"

@@ -1,0 +1,150 @@
+"""What the district, street and community pages show: figures read from the database."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Session, selectinload
+
+from geo.spatialdb import as_geojson, simplified
+from renovation.errors import NotFound
+from renovation.models import Community, RenovationItem, Street
+from renovation.progress import NO_ITEMS, Progress, progress_by, total_progress
+
+
+@dataclass(frozen=True)
+class StreetRow:
+    street: Street
+    progress: Progress
+    communities: int
+    communities_in_programme: int
+    building_area_m2: float
+
+
+@dataclass(frozen=True)
+class CommunityRow:
+    community: Community
+    progress: Progress
+
+
+@dataclass(frozen=True)
+class DistrictOverview:
+    streets: list[StreetRow]
+    progress: Progress
+    communities: int
+    communities_in_programme: int
+    building_area_m2: float
+    pilots: list[Community]
+
+
+def district_overview(session: Session, *, today: dt.date | None = None) -> DistrictOverview:
+    """Every street with its progress, and the district's totals."""
+    by_street = progress_by(session, Community.street_id, today=today)
+    in_programme = sa.exists().where(RenovationItem.community_id == Community.id)
+    counts = {
+        street_id: (total, participating, area or 0.0)
+        for street_id, total, participating, area in session.execute(
+            sa.select(Community.street_id, sa.func.count(Community.id),
+                      sa.func.sum(sa.case((in_programme, 1), else_=0)),
+                      sa.func.sum(Community.building_area_m2))
+            .group_by(Community.street_id))
+    }
+    streets = session.scalars(sa.select(Street).order_by(Street.code)).all()
+    rows = [StreetRow(street, by_street.get(street.id, NO_ITEMS),
+                      *(int(v) if i < 2 else float(v)
+                        for i, v in enumerate(counts.get(street.id, (0, 0, 0.0)))))
+            for street in streets]
+    pilots = session.scalars(
+        sa.select(Community).where(Community.is_pilot).order_by(Community.code)
+        .options(selectinload(Community.street))).all()
+    return DistrictOverview(
+        streets=rows,
+        progress=total_progress(session, today=today),
+        communities=sum(r.communities for r in rows),
+        communities_in_programme=sum(r.communities_in_programme for r in rows),
+        building_area_m2=sum(r.building_area_m2 for r in rows),
+        pilots=list(pilots),
+    )
+
+
+def get_street(session: Session, code: str) -> Street:
+    street = session.scalar(sa.select(Street).where(Street.code == code))
+    if street is None:
+        raise NotFound(_l("There is no street with code %(code)s.", code=code))
+    return street
+
+
+def street_communities(session: Session, street: Street, *,
+                       today: dt.date | None = None) -> list[CommunityRow]:
+    """The street's communities with their progress, in code order."""
+    by_community = progress_by(session, Community.id, today=today,
+                               where=[Community.street_id == street.id])
+    communities = session.scalars(sa.select(Community).where(Community.street_id == street.id)
+                                  .order_by(Community.code)).all()
+    return [CommunityRow(c, by_community.get(c.id, NO_ITEMS)) for c in communities]
+
+
+def get_community(session: Session, community_id: int) -> Community:
+    community = session.scalar(
+        sa.select(Community).where(Community.id == community_id)
+        .options(selectinload(Community.street), selectinload(Community.items)))
+    if community is None:
+        raise NotFound(_l("There is no community number %(id)s.", id=community_id))
+    return community
+
+
+def community_progress(session: Session, community: Community, *,
+                       today: dt.date | None = None) -> Progress:
+    return total_progress(session, today=today, where=[Community.id == community.id])
+
+
+def streets_geojson(session: Session, *, tolerance_deg: float = 0.0) -> dict:
+    """The streets as a GeoJSON FeatureCollection (for outlines drawn in the page)."""
+    bind = session.get_bind()
+    rows = session.execute(
+        sa.select(Street.id, Street.code, Street.name_zh, Street.name_en,
+                  as_geojson(bind, simplified(bind, Street.boundary, tolerance_deg), 5),
+                  as_geojson(bind, Street.label_point, 5))
+        .order_by(Street.code)).all()
+    features = []
+    for street_id, code, name_zh, name_en, boundary, label in rows:
+        label_point = json.loads(label)["coordinates"] if label else None
+        features.append({
+            "type": "Feature", "id": street_id,
+            "geometry": json.loads(boundary),
+            "properties": {"code": code, "name_zh": name_zh, "name_en": name_en,
+                           "label_point": label_point},
+        })
+    return {"type": "FeatureCollection", "features": features}
+
+
+def district_bounds(session: Session) -> tuple[float, float, float, float] | None:
+    """(minx, miny, maxx, maxy) of all streets, or None when there are none."""
+    bind = session.get_bind()
+    if bind.dialect.name == "sqlite":
+        query = sa.select(sa.func.MbrMinX(sa.func.Extent(Street.boundary)),
+                          sa.func.MbrMinY(sa.func.Extent(Street.boundary)),
+                          sa.func.MbrMaxX(sa.func.Extent(Street.boundary)),
+                          sa.func.MbrMaxY(sa.func.Extent(Street.boundary)))
+    else:
+        extent = sa.func.ST_Extent(Street.boundary)
+        query = sa.select(sa.func.ST_XMin(extent), sa.func.ST_YMin(extent),
+                          sa.func.ST_XMax(extent), sa.func.ST_YMax(extent))
+    row = session.execute(query).one()
+    return None if row[0] is None else tuple(float(v) for v in row)
+
+
+def total_progress_of_street(session: Session, street: Street, *,
+                             today: dt.date | None = None) -> Progress:
+    return total_progress(session, today=today, where=[Community.street_id == street.id])
+
+
+def footprint_geojson(session: Session, community: Community) -> dict | None:
+    """The community's footprint as a GeoJSON geometry, or None if it has none."""
+    text = session.scalar(sa.select(as_geojson(session.get_bind(), Community.footprint, 6))
+                          .where(Community.id == community.id))
+    return json.loads(text) if text else None

@@ -1,0 +1,80 @@
+"""GeoJSON of what is in view, fetched by the maps as they move (``/api/map/...``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, current_app, request
+from flask_babel import gettext as _
+
+from geo import gcj02
+from geo.bbox import pad, parse_bbox
+from renovation import mapdata
+from renovation.catalogue import BY_CODE
+from renovation.errors import DomainError
+from renovation.i18n import locale_code
+from renovation.web import db_session
+from renovation.web.features import community_feature, item_feature
+
+bp = Blueprint("api_map", __name__, url_prefix="/api/map")
+
+DISPLAY_CRSS = ("wgs84", "gcj02")
+
+
+def _view_arguments():
+    """bbox (in EPSG:4326), zoom and display CRS from the query string, checked."""
+    try:
+        bbox = parse_bbox(request.args.get("bbox"))
+    except ValueError as error:
+        raise DomainError(_("The map view is not valid: %(reason)s.", reason=str(error)))
+    zoom_text = request.args.get("zoom")
+    zoom = None
+    if zoom_text is not None:
+        if not zoom_text.isdigit() or int(zoom_text) > 30:
+            raise DomainError(_("zoom must be a whole number from 0 to 30."))
+        zoom = int(zoom_text)
+    display_crs = request.args.get("display", "wgs84")
+    if display_crs not in DISPLAY_CRSS:
+        raise DomainError(_("display must be one of: %(names)s.", names=", ".join(DISPLAY_CRSS)))
+    if display_crs == "gcj02":
+        # The view is drawn in GCJ-02; the data is in WGS84. The offset is under a
+        # kilometre, so converting the corners and padding by 0.01 degrees covers it.
+        (minx, maxx), (miny, maxy) = gcj02.gcj02_to_wgs84([bbox[0], bbox[2]], [bbox[1], bbox[3]])
+        bbox = pad((float(minx), float(miny), float(maxx), float(maxy)), 0.01)
+    return bbox, zoom, display_crs
+
+
+def _collection(features: list[dict], truncated: bool):
+    body = {"type": "FeatureCollection", "features": features, "truncated": truncated}
+    response = current_app.response_class(
+        current_app.json.dumps(body), mimetype="application/geo+json")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/communities")
+def communities():
+    bbox, zoom, display_crs = _view_arguments()
+    found, truncated = mapdata.communities_in_view(
+        db_session(), bbox, zoom=zoom, limit=current_app.config["MAX_FEATURES_PER_REQUEST"],
+        pilots_only=request.args.get("pilots") == "1",
+        street_code=request.args.get("street") or None)
+    lang = locale_code()
+    return _collection([community_feature(c, lang, display_crs) for c in found], truncated)
+
+
+@bp.get("/items")
+def items():
+    bbox, zoom, display_crs = _view_arguments()
+    kinds = [k for k in request.args.get("kind", "").split(",") if k]
+    unknown = [k for k in kinds if k not in BY_CODE]
+    if unknown:
+        raise DomainError(_("Unknown item kind: %(kinds)s.", kinds=", ".join(unknown)))
+    community = request.args.get("community")
+    if community is not None and not community.isdigit():
+        raise DomainError(_("community must be a number."))
+    found, truncated = mapdata.items_in_view(
+        db_session(), bbox, zoom=zoom, limit=current_app.config["MAX_FEATURES_PER_REQUEST"],
+        kinds=kinds or None, community_id=int(community) if community else None)
+    lang, today = locale_code(), dt.date.today()
+    return _collection([item_feature(i, lang, display_crs, today) for i in found], truncated)

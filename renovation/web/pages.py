@@ -1,0 +1,97 @@
+"""The map pages: the district, a street, a community; and the language switch."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from urllib.parse import urlsplit
+
+import folium
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from shapely.geometry import shape
+
+from geo.assets import localize
+from geo.maps import render_parts
+from renovation import maps, overview
+from renovation.catalogue import BY_CODE, KINDS
+from renovation.errors import DomainError
+from renovation.i18n import COOKIE, locale_code
+from renovation.security import nonce
+from renovation.web import db_session
+
+bp = Blueprint("pages", __name__)
+
+#: Street outlines are drawn at district scale: 1e-4 degrees (about 10 m) is plenty.
+OUTLINE_TOLERANCE_DEG = 1e-4
+SHIJINGSHAN_BOUNDS = (116.05, 39.85, 116.30, 40.00)
+
+
+def _settings() -> maps.MapSettings:
+    return maps.MapSettings(
+        lang=locale_code(), basemap=current_app.config["BASEMAP"],
+        basemap_key=current_app.config["TIANDITU_KEY"],
+        script_url=url_for("static", filename="js/gengxin-map.js"),
+        communities_url=url_for("api_map.communities"), items_url=url_for("api_map.items"))
+
+
+def _render_map(m: folium.Map) -> dict[str, str]:
+    return render_parts(m, nonce=nonce(),
+                        localize=lambda e: localize(e, lambda p: url_for("static", filename=p)))
+
+
+@bp.get("/")
+def district():
+    session = db_session()
+    summary = overview.district_overview(session)
+    streets = overview.streets_geojson(session, tolerance_deg=OUTLINE_TOLERANCE_DEG)
+    bounds = overview.district_bounds(session) or SHIJINGSHAN_BOUNDS
+    m = maps.build_district_map(streets, bounds, _settings())
+    return render_template("pages/district.html", summary=summary, map=_render_map(m))
+
+
+@bp.get("/streets/<code>")
+def street(code: str):
+    session = db_session()
+    street = overview.get_street(session, code)
+    rows = overview.street_communities(session, street)
+    streets = overview.streets_geojson(session, tolerance_deg=OUTLINE_TOLERANCE_DEG)
+    own = next(f for f in streets["features"] if f["properties"]["code"] == code)
+    bounds = shape(own["geometry"]).bounds
+    m = maps.build_street_map(streets, code, bounds, _settings())
+    return render_template("pages/street.html", street=street, rows=rows,
+                           progress=overview.total_progress_of_street(session, street),
+                           map=_render_map(m))
+
+
+@bp.get("/communities/<int:community_id>")
+def community(community_id: int):
+    session = db_session()
+    community = overview.get_community(session, community_id)
+    footprint = overview.footprint_geojson(session, community)
+    bounds = shape(footprint).bounds if footprint else SHIJINGSHAN_BOUNDS
+    present = {item.kind for item in community.items}
+    kinds = [k for k in KINDS if k.code in present]
+    m = maps.build_community_map(footprint, community.name, bounds, kinds, community.id,
+                                 _settings())
+    return render_template("pages/community.html", community=community, kinds=BY_CODE,
+                           progress=overview.community_progress(session, community),
+                           today=dt.date.today(), map=_render_map(m))
+
+
+@bp.get("/lang/<code>")
+def set_language(code: str):
+    if code not in current_app.config["LANGUAGES"]:
+        raise DomainError("zh / en")
+    target = request.args.get("next", "/")
+    parts = urlsplit(target)
+    # Only back into this app: no scheme, no host, a path starting with one slash.
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        target = "/"
+    response = redirect(target)
+    response.set_cookie(COOKIE, code, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
+    return response
+
+
+@bp.app_template_filter("json_pretty")
+def json_pretty(value) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=2)

@@ -1,0 +1,37 @@
+"""The application factory: configuration, extensions, blueprints, error handlers, CLI."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from flask import Flask
+
+from renovation import cli, config, errors, i18n, security
+from renovation.db import Database
+from renovation.web import api_map, pages
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app: defaults, then the environment, then `test_config`."""
+    app = Flask(__name__, instance_relative_config=True, template_folder="templates",
+                static_folder="static")
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.from_mapping(config.defaults(app.instance_path))
+    app.config.update(config.from_environment())
+    if test_config:
+        app.config.update(test_config)
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = config.secret_key(app.instance_path)
+    if app.config["BASEMAP"] not in config.BASEMAPS:
+        raise ValueError(f"BASEMAP must be one of {', '.join(config.BASEMAPS)}")
+    logging.basicConfig(level=logging.INFO)
+
+    app.extensions["gengxin.db"] = Database(app.config["DATABASE_URL"])
+    i18n.init_app(app)
+    security.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(api_map.bp)
+    cli.init_app(app)
+    return app

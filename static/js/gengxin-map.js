@@ -1,0 +1,191 @@
+/* The Leaflet layers of gengxin's maps (see geo/maps.py).
+ *
+ * Every piece of text that reaches the page goes through textContent, never
+ * innerHTML: names and comments come from users and imported files.
+ */
+(function () {
+  'use strict';
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) { node.className = className; }
+    if (text !== undefined && text !== null) { node.textContent = String(text); }
+    return node;
+  }
+
+  // Only links inside the app: a feature's url must be a path, never javascript: or //host.
+  function isLocalPath(url) {
+    return typeof url === 'string' && url.charAt(0) === '/' && url.charAt(1) !== '/' &&
+      url.charAt(1) !== '\\';
+  }
+
+  function popupContent(props) {
+    var box = el('div', 'gx-popup');
+    box.appendChild(el('div', 'gx-popup-title', props.title || props.label || ''));
+    if (Array.isArray(props.rows) && props.rows.length) {
+      var table = el('table', 'gx-popup-rows');
+      props.rows.forEach(function (row) {
+        var tr = el('tr');
+        tr.appendChild(el('th', null, row[0]));
+        tr.appendChild(el('td', null, row[1]));
+        table.appendChild(tr);
+      });
+      box.appendChild(table);
+    }
+    if (isLocalPath(props.url)) {
+      var link = el('a', 'gx-popup-link', props.link_text || props.url);
+      link.href = props.url;
+      box.appendChild(link);
+    }
+    return box;
+  }
+
+  function bindText(feature, layer) {
+    var props = feature.properties || {};
+    if (props.label) { layer.bindTooltip(el('span', null, props.label), {sticky: true}); }
+    if (props.title || (props.rows && props.rows.length)) { layer.bindPopup(popupContent(props)); }
+  }
+
+  function styleOf(options) {
+    return function (feature) {
+      var props = feature.properties || {};
+      return {
+        color: props.stroke || options.color || '#333',
+        weight: props.stroke_width || options.weight || 1.5,
+        dashArray: props.dash || null,
+        fillColor: props.fill || props.stroke || '#888',
+        fillOpacity: props.fill ? (options.fillOpacity === undefined ? 0.6 : options.fillOpacity) : 0,
+        className: options.className || ''
+      };
+    };
+  }
+
+  function pointLayer(options) {
+    return function (feature, latlng) {
+      var props = feature.properties || {};
+      if (options.pointStyle === 'star') {
+        return L.marker(latlng, {
+          icon: L.divIcon({className: 'gx-star ' + (options.className || ''), html: '\u2605',
+            iconSize: [22, 22], iconAnchor: [11, 11]}),
+          keyboard: true
+        });
+      }
+      return L.circleMarker(latlng, {
+        radius: props.radius || 6, color: '#fff', weight: 1.5,
+        fillColor: props.fill || props.stroke || '#555', fillOpacity: 0.95,
+        className: options.className || ''
+      });
+    };
+  }
+
+  // A layer of the features in view, fetched again whenever the view moves.
+  function bboxLayer(map, options) {
+    var layer = L.geoJSON(null, {
+      style: styleOf(options), pointToLayer: pointLayer(options), onEachFeature: bindText
+    });
+    var lastUrl = null;
+    var controller = null;
+    layer.featureCount = 0;
+    layer.loading = false;
+
+    function refresh() {
+      if (!map.hasLayer(layer)) { return; }
+      var zoom = map.getZoom();
+      if (zoom < (options.minZoom || 0)) {
+        layer.clearLayers();
+        layer.featureCount = 0;
+        lastUrl = null;
+        return;
+      }
+      var b = map.getBounds().pad(0.2);
+      var bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]
+        .map(function (v) { return v.toFixed(5); }).join(',');
+      var url = options.url + (options.url.indexOf('?') < 0 ? '?' : '&') +
+        'bbox=' + bbox + '&zoom=' + zoom;
+      if (url === lastUrl) { return; }
+      lastUrl = url;
+      if (controller) { controller.abort(); }
+      controller = new AbortController();
+      layer.loading = true;
+      fetch(url, {credentials: 'same-origin', signal: controller.signal,
+        headers: {'Accept': 'application/geo+json'}})
+        .then(function (response) {
+          if (!response.ok) { throw new Error('HTTP ' + response.status); }
+          return response.json();
+        })
+        .then(function (data) {
+          layer.clearLayers();
+          layer.addData(data);
+          layer.featureCount = data.features.length;
+          layer.loading = false;
+          layer.fire('gx:loaded', {count: data.features.length, truncated: !!data.truncated});
+        })
+        .catch(function (error) {
+          layer.loading = false;
+          if (error.name !== 'AbortError') { layer.fire('gx:error', {error: String(error)}); }
+        });
+    }
+
+    map.on('moveend', refresh);
+    layer.on('add', function () { lastUrl = null; refresh(); });
+    layer.refresh = function () { lastUrl = null; refresh(); };
+    return layer;
+  }
+
+  // A small layer embedded in the page, e.g. street outlines with their names.
+  function staticLayer(map, data, options) {
+    var group = L.featureGroup();
+    var shapes = L.geoJSON(data, {
+      style: function () {
+        return {color: options.color, weight: options.weight, fill: false,
+          className: options.className || ''};
+      },
+      onEachFeature: function (feature, layer) {
+        var props = feature.properties || {};
+        if (!options.labels && props.label) {
+          layer.bindTooltip(el('span', null, props.label), {sticky: true});
+        }
+      }
+    });
+    group.addLayer(shapes);
+    if (options.labels) {
+      data.features.forEach(function (feature) {
+        var props = feature.properties || {};
+        if (!props.label || !props.label_point) { return; }
+        var tip = L.tooltip({permanent: true, direction: 'center', className: 'gx-area-label',
+          interactive: false})
+          .setLatLng([props.label_point[1], props.label_point[0]])
+          .setContent(el('span', null, props.label));
+        group.addLayer(tip);
+      });
+    }
+    if (options.fitBounds && data.features.length) {
+      map.fitBounds(shapes.getBounds(), {padding: [8, 8]});
+    }
+    return group;
+  }
+
+  function legend(map, options) {
+    var control = L.control({position: options.position || 'bottomright'});
+    control.onAdd = function () {
+      var box = el('div', 'gx-legend leaflet-control');
+      box.appendChild(el('div', 'gx-legend-title', options.title));
+      options.rows.forEach(function (row) {
+        var line = el('div', 'gx-legend-row');
+        var swatch = el('span', 'gx-swatch');
+        swatch.style.background = row[0];
+        line.appendChild(swatch);
+        line.appendChild(el('span', null, row[1]));
+        box.appendChild(line);
+      });
+      if (options.note) { box.appendChild(el('div', 'gx-legend-note', options.note)); }
+      L.DomEvent.disableClickPropagation(box);
+      return box;
+    };
+    control.addTo(map);
+    return control;
+  }
+
+  window.GengxinMap = {bboxLayer: bboxLayer, staticLayer: staticLayer, legend: legend,
+    popupContent: popupContent};
+})();
