@@ -54,16 +54,17 @@ def _decimals(zoom: int | None) -> int:
 
 
 def communities_in_view(session: Session, bbox: BBox, *, zoom: int | None = None,
-                        limit: int = 5000, pilots_only: bool = False,
+                        limit: int = 5000, pilots_only: bool = False, as_points: bool = False,
                         street_code: str | None = None,
                         today: dt.date | None = None) -> tuple[list[CommunityInView], bool]:
     """Communities whose footprint meets `bbox`, and whether `limit` cut the list short.
 
-    Pilots are returned as their centre point (for a marker), others as footprints.
+    With `as_points` (small scales, where a compound is a speck) or `pilots_only`
+    (for markers) the geometry is the community's centre point, else its footprint.
     """
     bind = session.get_bind()
     table = Community.__table__
-    if pilots_only:
+    if pilots_only or as_points:
         shape = as_geojson(bind, Community.location, 6)
     else:
         shape = as_geojson(bind, simplified(bind, Community.footprint, tolerance_for_zoom(zoom)),

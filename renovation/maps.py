@@ -46,7 +46,7 @@ def _new_map(settings: MapSettings, bounds, zoom: int) -> tuple[folium.Map, str]
     minx, miny, maxx, maxy = bounds
     m = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=zoom,
                    tiles=None, control_scale=True, min_zoom=3, max_zoom=19,
-                   zoom_control=True)
+                   zoom_control=True, zoom_snap=0.25)
     display_crs = add_basemap(m, settings.basemap, key=settings.basemap_key)
     MapScript(settings.script_url).add_to(m)
     return m, display_crs

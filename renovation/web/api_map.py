@@ -19,6 +19,8 @@ from renovation.web.features import community_feature, item_feature
 bp = Blueprint("api_map", __name__, url_prefix="/api/map")
 
 DISPLAY_CRSS = ("wgs84", "gcj02")
+#: Below this zoom a compound is a few pixels wide: communities are drawn as dots.
+FOOTPRINT_MIN_ZOOM = 14
 
 
 def _view_arguments():
@@ -26,7 +28,8 @@ def _view_arguments():
     try:
         bbox = parse_bbox(request.args.get("bbox"))
     except ValueError as error:
-        raise DomainError(_("The map view is not valid: %(reason)s.", reason=str(error)))
+        raise DomainError(
+            _("The map view is not valid: %(reason)s.", reason=str(error))) from None
     zoom_text = request.args.get("zoom")
     zoom = None
     if zoom_text is not None:
@@ -58,6 +61,7 @@ def communities():
     found, truncated = mapdata.communities_in_view(
         db_session(), bbox, zoom=zoom, limit=current_app.config["MAX_FEATURES_PER_REQUEST"],
         pilots_only=request.args.get("pilots") == "1",
+        as_points=zoom is not None and zoom < FOOTPRINT_MIN_ZOOM,
         street_code=request.args.get("street") or None)
     lang = locale_code()
     return _collection([community_feature(c, lang, display_crs) for c in found], truncated)

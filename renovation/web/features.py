@@ -60,6 +60,9 @@ def community_feature(c: CommunityInView, lang: str, display_crs: str) -> dict:
             "stroke": PILOT_STROKE if c.is_pilot else "#555555",
             "stroke_width": 3 if c.is_pilot else 1,
             "dash": "4 3" if generated else None,
+            "radius": 7 if c.is_pilot else 5,
+            "point_stroke": PILOT_STROKE if c.is_pilot else "#37474f",
+            "point_stroke_width": 2.5 if c.is_pilot else 1,
         },
     }
 

@@ -71,7 +71,8 @@
         });
       }
       return L.circleMarker(latlng, {
-        radius: props.radius || 6, color: '#fff', weight: 1.5,
+        radius: props.radius || 6, color: props.point_stroke || '#fff',
+        weight: props.point_stroke_width || 1.5,
         fillColor: props.fill || props.stroke || '#555', fillOpacity: 0.95,
         className: options.className || ''
       });
@@ -90,7 +91,7 @@
 
     function refresh() {
       if (!map.hasLayer(layer)) { return; }
-      var zoom = map.getZoom();
+      var zoom = Math.floor(map.getZoom());
       if (zoom < (options.minZoom || 0)) {
         layer.clearLayers();
         layer.featureCount = 0;
