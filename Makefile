@@ -14,12 +14,13 @@ TEST_DEBIAN_PACKAGES = postgresql-15 postgresql-15-postgis-3 chromium fonts-wqy-
 # Extra arguments for pytest, e.g. make test PYTEST_ARGS="-k workflow -x"
 PYTEST_ARGS ?=
 
-.PHONY: help run test lint pg-stop reset-db clean
+.PHONY: help run test lint translations pg-stop reset-db clean
 
 help:
 	@echo "make run       set up, then serve the app on http://127.0.0.1:5000 (PORT=8000 make run)"
 	@echo "make test      set up, then run the tests (PYTEST_ARGS='-k name' to choose)"
 	@echo "make lint      check the code with ruff"
+	@echo "make translations  extract the strings to translate, add the new ones to every .po"
 	@echo "make pg-stop   stop and delete the throwaway PostgreSQL the tests may have started"
 	@echo "make reset-db  delete the app's database in instance/ (the demo data returns on make run)"
 	@echo "make clean     delete the virtual environment and caches"
@@ -43,6 +44,43 @@ test: .venv/installed-test
 
 lint: .venv/installed-test
 	.venv/bin/ruff check geo renovation server.py tests
+
+# The UI's strings are English msgids in the code and templates; each language has its catalogue
+# in renovation/translations/<lang>/LC_MESSAGES/messages.po. This extracts the msgids into
+# messages.pot, then brings every .po in line with it: new msgids arrive with an empty msgstr
+# (no fuzzy guesses), removed ones are dropped. Fill in the new msgstrs in zh, then commit;
+# tests/test_translations.py fails while a msgid has no Chinese. The .pot is only replaced
+# when more than its creation date has changed, and the .po files keep theirs, so running
+# this with nothing new leaves git clean. The keywords here and in the test must agree.
+PYBABEL ?= .venv/bin/pybabel
+PYTHON ?= .venv/bin/python
+TRANSLATIONS = renovation/translations
+define UNTRANSLATED
+import sys
+from babel.messages.pofile import read_po
+with open(sys.argv[1], "rb") as po:
+    todo = [m.id for m in read_po(po) if m.id and (not m.string or m.fuzzy)]
+print(f"{sys.argv[1]}: {len(todo)} msgid(s) to translate", *todo, sep="\n  ")
+endef
+export UNTRANSLATED
+
+translations: .venv/installed-run
+	$(PYBABEL) --quiet extract --mapping-file=$(TRANSLATIONS)/babel.cfg \
+	    --keywords=_l --keywords=lazy_gettext \
+	    --project=gengxin --version="$$(sed -n 's/^version *= *//p' setup.cfg)" \
+	    --copyright-holder="the gengxin contributors" \
+	    --no-location --sort-output --output-file=$(TRANSLATIONS)/messages.pot.new .
+	@if [ -f $(TRANSLATIONS)/messages.pot ] && \
+	    [ "$$(grep -v '^"POT-Creation-Date:' $(TRANSLATIONS)/messages.pot)" = \
+	      "$$(grep -v '^"POT-Creation-Date:' $(TRANSLATIONS)/messages.pot.new)" ]; then \
+	    rm $(TRANSLATIONS)/messages.pot.new; \
+	else \
+	    mv $(TRANSLATIONS)/messages.pot.new $(TRANSLATIONS)/messages.pot; \
+	fi
+	$(PYBABEL) --quiet update --input-file=$(TRANSLATIONS)/messages.pot \
+	    --output-dir=$(TRANSLATIONS) --no-fuzzy-matching --ignore-obsolete \
+	    --ignore-pot-creation-date
+	@$(PYTHON) -c "$$UNTRANSLATED" $(TRANSLATIONS)/zh/LC_MESSAGES/messages.po
 
 pg-stop:
 	.ci/postgres-for-tests --stop

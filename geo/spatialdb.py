@@ -125,8 +125,8 @@ def bbox_filter(bind, table: sa.Table, column: sa.Column, bbox):
     if not is_sqlite(bind):
         return column.op("&&")(box)
     index_lookup = sa.select(sa.column("rowid")).select_from(sa.table("SpatialIndex")).where(
-        sa.column("f_table_name") == table.name,
-        sa.column("f_geometry_column") == column.name,
+        sa.column("f_table_name", sa.String) == table.name,
+        sa.column("f_geometry_column", sa.String) == column.name,
         sa.column("search_frame") == box,
     )
     primary_key = list(table.primary_key.columns)[0]

@@ -8,18 +8,8 @@ autogenerate from dropping geometry imports or duplicating spatial indexes.
 from alembic import context
 from geoalchemy2 import alembic_helpers
 
+from renovation.db import include_object
 from renovation.models import Base
-
-# SpatiaLite's own tables live beside ours; autogenerate must not try to drop them.
-SPATIALITE_TABLES = {"data_licenses", "SpatialIndex", "ElementaryGeometries", "KNN", "KNN2",
-                     "sql_statements_log", "spatial_ref_sys_aux", "SpatialIndex"}
-
-
-def include_object(obj, name, type_, reflected, compare_to):
-    if type_ == "table" and (name in SPATIALITE_TABLES or name.startswith("idx_")):
-        return False
-    return alembic_helpers.include_object(obj, name, type_, reflected, compare_to)
-
 
 config = context.config
 connection = config.attributes["connection"]

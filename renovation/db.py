@@ -14,6 +14,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from geoalchemy2 import alembic_helpers
 from sqlalchemy.orm import Session, sessionmaker
 
 from geo.spatialdb import create_spatial_engine, ensure_postgis
@@ -21,6 +22,18 @@ from geo.spatialdb import create_spatial_engine, ensure_postgis
 LOGGER = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+#: SpatiaLite's own tables live beside ours; autogenerate must neither drop nor create them.
+SPATIALITE_TABLES = {"data_licenses", "SpatialIndex", "ElementaryGeometries", "KNN", "KNN2",
+                     "sql_statements_log", "spatial_ref_sys_aux"}
+
+
+def include_object(obj, name, type_, reflected, compare_to) -> bool:
+    """Alembic's filter: our tables only, geometry columns handled by geoalchemy2."""
+    if type_ == "table" and (name in SPATIALITE_TABLES or name.startswith("idx_")):
+        return False
+    return alembic_helpers.include_object(obj, name, type_, reflected, compare_to)
 
 
 class Database:
