@@ -88,7 +88,13 @@ def street_communities(session: Session, street: Street, *,
     return [CommunityRow(c, by_community.get(c.id, NO_ITEMS)) for c in communities]
 
 
+#: Ids are 32-bit integers in both databases; a larger number names nothing.
+MAX_ID = 2**31 - 1
+
+
 def get_community(session: Session, community_id: int) -> Community:
+    if not 0 < community_id <= MAX_ID:
+        raise NotFound(_l("There is no community number %(id)s.", id=community_id))
     community = session.scalar(
         sa.select(Community).where(Community.id == community_id)
         .options(selectinload(Community.street), selectinload(Community.items)))

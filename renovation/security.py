@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, request
+from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFProtect
 
 from geo.maps import basemap_hosts
+from renovation.errors import DomainError
 
 csrf = CSRFProtect()
 
@@ -40,9 +42,19 @@ def content_security_policy(script_nonce: str, tile_hosts: list[str]) -> str:
     ])
 
 
+def has_nul(values) -> bool:
+    return any("\x00" in value for value in values)
+
+
 def init_app(app: Flask) -> None:
     csrf.init_app(app)
     app.jinja_env.globals["csp_nonce"] = nonce
+
+    @app.before_request
+    def refuse_nul_characters():
+        # PostgreSQL cannot store or compare text with NUL; no user means one.
+        if has_nul([request.path, *request.args.keys(), *request.args.values()]):
+            raise DomainError(_("The request contains a NUL character."))
 
     @app.after_request
     def headers(response):

@@ -13,6 +13,7 @@ from renovation import mapdata
 from renovation.catalogue import BY_CODE
 from renovation.errors import DomainError
 from renovation.i18n import locale_code
+from renovation.overview import MAX_ID
 from renovation.web import db_session
 from renovation.web.features import community_feature, item_feature
 
@@ -75,8 +76,8 @@ def items():
     if unknown:
         raise DomainError(_("Unknown item kind: %(kinds)s.", kinds=", ".join(unknown)))
     community = request.args.get("community")
-    if community is not None and not community.isdigit():
-        raise DomainError(_("community must be a number."))
+    if community is not None and not (community.isdigit() and 0 < int(community) <= MAX_ID):
+        raise DomainError(_("community must be a community number."))
     found, truncated = mapdata.items_in_view(
         db_session(), bbox, zoom=zoom, limit=current_app.config["MAX_FEATURES_PER_REQUEST"],
         kinds=kinds or None, community_id=int(community) if community else None)
