@@ -357,4 +357,35 @@ def load_demo(session: Session, demo: DemoData) -> dict[str, int]:
             items += 1
         session.add(community)
     session.flush()
-    return {"streets": len(demo.streets), "communities": len(demo.communities), "items": items}
+    users = create_demo_accounts(session, demo)
+    return {"streets": len(demo.streets), "communities": len(demo.communities), "items": items,
+            "users": users}
+
+
+#: The password of every demo account. The README says so; change it on a real server.
+DEMO_PASSWORD = "gengxin-demo"
+
+
+def demo_usernames(demo: DemoData) -> dict[str, tuple[str, str | None]]:
+    """username -> (role, street code) of the demo accounts: one per role, an official per street."""
+    names = {"admin": ("admin", None), "planner": ("planner", None),
+             "moderator": ("moderator", None), "resident": ("resident", None)}
+    for street in demo.streets:
+        pinyin = street.name_en.removesuffix(" Subdistrict").lower()
+        names[f"official-{pinyin}"] = ("official", street.code)
+    return names
+
+
+def create_demo_accounts(session: Session, demo: DemoData) -> int:
+    from renovation.accounts import create_user
+
+    pilot = session.scalar(select(Community).where(Community.is_district_pilot))
+    streets = {s.code: s.name_zh for s in demo.streets}
+    for username, (role, street_code) in demo_usernames(demo).items():
+        display = {"admin": "系统管理员", "planner": "区住建委规划员", "moderator": "讨论会主持人",
+                   "resident": "老山东里北社区居民"}.get(username)
+        if street_code:
+            display = f"{streets[street_code]}工作人员"
+        create_user(session, username, DEMO_PASSWORD, role, display_name=display,
+                    street_code=street_code, community_id=pilot.id if role == "resident" else None)
+    return len(demo_usernames(demo))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, has_request_context, request
 from flask_babel import Babel, get_locale
 
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
@@ -12,6 +12,8 @@ COOKIE = "lang"
 
 
 def select_locale() -> str:
+    if not has_request_context():  # the CLI: messages in the default language
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     languages = current_app.config["LANGUAGES"]
     asked = request.args.get("lang") or request.cookies.get(COOKIE)
     if asked in languages:

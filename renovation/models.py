@@ -7,6 +7,7 @@ equals it to well under a metre) with a spatial index on both backends.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 
 import sqlalchemy as sa
 from geoalchemy2 import Geometry
@@ -41,6 +42,23 @@ class DataSource:
     OFFICIAL = "official"  # published boundaries (e.g. the street outlines)
 
     ALL = (GENERATED, IMPORTED, OFFICIAL)
+
+
+class Role(enum.StrEnum):
+    """What a user may do; officials are bound to a street, residents to a community."""
+
+    ADMIN = "admin"
+    PLANNER = "planner"
+    OFFICIAL = "official"
+    MODERATOR = "moderator"
+    RESIDENT = "resident"
+
+
+def _enum(enum_class, name: str) -> sa.Enum:
+    """A portable enum column: a short string with a CHECK constraint, on both backends."""
+    return sa.Enum(enum_class, native_enum=False, length=20, validate_strings=True,
+                   values_callable=lambda members: [m.value for m in members],
+                   create_constraint=True, name=name)
 
 
 class Street(Base):
@@ -119,11 +137,7 @@ class RenovationItem(Base):
     kind: Mapped[str] = mapped_column(sa.String(32))
     title: Mapped[str] = mapped_column(sa.String(200))
     geometry = mapped_column(Geometry("GEOMETRY", srid=SRID, spatial_index=True), nullable=True)
-    status: Mapped[Status] = mapped_column(
-        sa.Enum(Status, native_enum=False, length=20, validate_strings=True,
-                values_callable=lambda enum: [member.value for member in enum],
-                create_constraint=True, name="status"),
-        default=Status.PLANNED)
+    status: Mapped[Status] = mapped_column(_enum(Status, "status"), default=Status.PLANNED)
     progress_pct: Mapped[int] = mapped_column(default=0)
     quantity: Mapped[float | None]
     unit: Mapped[str | None] = mapped_column(sa.String(20))
@@ -147,3 +161,96 @@ class RenovationItem(Base):
 
     def __repr__(self) -> str:
         return f"<RenovationItem {self.id} {self.kind} {self.status}>"
+
+
+class User(Base):
+    """Someone who signs in. The password is stored only as a salted hash."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        sa.CheckConstraint("role != 'official' OR street_id IS NOT NULL", name="official_street"),
+        sa.CheckConstraint("role != 'resident' OR community_id IS NOT NULL",
+                           name="resident_community"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(sa.String(100))
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+    street_id: Mapped[int | None] = mapped_column(sa.ForeignKey("streets.id"), index=True)
+    community_id: Mapped[int | None] = mapped_column(sa.ForeignKey("communities.id"))
+    is_active: Mapped[bool] = mapped_column(default=True)
+    # Changing the password moves this on and so ends every other session of the user.
+    session_epoch: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+    street: Mapped[Street | None] = relationship()
+    community: Mapped[Community | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<User {self.username} {self.role}>"
+
+
+class ApiToken(Base):
+    """A bearer token for scripts; only its SHA-256 is stored, so a leaked table leaks nothing."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(100), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+    user: Mapped[User] = relationship()
+
+
+class ItemChange(Base):
+    """One accepted change of an item: who, when, before, after, why. Never updated or deleted.
+
+    The database refuses UPDATE and DELETE on this table (a trigger on both backends).
+    """
+
+    __tablename__ = "item_changes"
+    __table_args__ = (
+        sa.CheckConstraint("progress_before BETWEEN 0 AND 100", name="progress_before"),
+        sa.CheckConstraint("progress_after BETWEEN 0 AND 100", name="progress_after"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(sa.ForeignKey("renovation_items.id", ondelete="RESTRICT"),
+                                         index=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    changed_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow,
+                                                    index=True)
+    effective_date: Mapped[dt.date]  # the day the change happened on site
+    status_before: Mapped[Status] = mapped_column(_enum(Status, "status_before"))
+    status_after: Mapped[Status] = mapped_column(_enum(Status, "status_after"))
+    progress_before: Mapped[int]
+    progress_after: Mapped[int]
+    note: Mapped[str] = mapped_column(sa.Text, default="")
+    version_after: Mapped[int]  # the item's version this change produced
+    source: Mapped[str] = mapped_column(sa.String(20))  # web, api, spreadsheet
+
+    item: Mapped[RenovationItem] = relationship()
+    user: Mapped[User] = relationship()
+    photos: Mapped[list[ChangePhoto]] = relationship(back_populates="change",
+                                                     order_by="ChangePhoto.id")
+
+
+class ChangePhoto(Base):
+    """A photo attached to a change, stored re-encoded under the instance folder."""
+
+    __tablename__ = "change_photos"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    change_id: Mapped[int] = mapped_column(sa.ForeignKey("item_changes.id"), index=True)
+    stored_name: Mapped[str] = mapped_column(sa.String(80), unique=True)
+    content_type: Mapped[str] = mapped_column(sa.String(40))
+    size_bytes: Mapped[int]
+    width: Mapped[int]
+    height: Mapped[int]
+
+    change: Mapped[ItemChange] = relationship(back_populates="photos")

@@ -120,6 +120,36 @@ def test_placeholders_match(zh):
                     + "\n".join(wrong), pytrace=False)
 
 
+class _AnyValue(dict):
+    """Formats any %(name)s: stands in for the variables a string is given."""
+
+    def __missing__(self, key):
+        return 1
+
+
+def test_formatted_strings_are_valid_format_strings(source, zh):
+    """Jinja formats every _() of a template, even one without variables (`% {}`), and gettext
+    formats a string given variables: a literal % there must be written %%, or the page fails
+    with "ValueError: incomplete format"."""
+    bad = []
+    for (context, msgid), wheres in source.items():
+        msgids = msgid if isinstance(msgid, tuple) else (msgid,)
+        in_template = any(where.startswith("templates/") for where in wheres)
+        if not in_template and not any(PLACEHOLDER.search(m) for m in msgids):
+            continue
+        message = zh.get(_singular(msgid), context=context)
+        texts = [("msgid", m) for m in msgids]
+        texts += [("zh msgstr", s) for s in (_strings(message) if message else ()) if s]
+        for what, text in texts:
+            try:
+                text % _AnyValue()
+            except (TypeError, ValueError) as error:
+                bad.append(f"  {what} {text!r} ({', '.join(wheres)}): {error}")
+    if bad:
+        pytest.fail("strings that fail when formatted; write a literal % as %%:\n"
+                    + "\n".join(bad), pytrace=False)
+
+
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_catalogue_compiles_and_loads(lang, tmp_path):
     catalogue = _read_catalogue(lang)

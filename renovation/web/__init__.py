@@ -6,8 +6,23 @@ request ends; a failed request rolls it back.
 
 from __future__ import annotations
 
+import re
+
 from flask import current_app, g
 from sqlalchemy.orm import Session
+
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,10}")
+
+
+def whole_number(text: str | None, *, maximum: int = 2**31 - 1) -> int | None:
+    """`text` as an int if it is ASCII digits within 0..maximum, else None.
+
+    ``str.isdigit`` would accept '²' or Arabic digits, which ``int`` then refuses.
+    """
+    if text is None or not _WHOLE_NUMBER.fullmatch(text):
+        return None
+    number = int(text)
+    return number if number <= maximum else None
 
 
 def db_session() -> Session:

@@ -14,7 +14,7 @@ from renovation.catalogue import BY_CODE
 from renovation.errors import DomainError
 from renovation.i18n import locale_code
 from renovation.overview import MAX_ID
-from renovation.web import db_session
+from renovation.web import db_session, whole_number
 from renovation.web.features import community_feature, item_feature
 
 bp = Blueprint("api_map", __name__, url_prefix="/api/map")
@@ -34,9 +34,9 @@ def _view_arguments():
     zoom_text = request.args.get("zoom")
     zoom = None
     if zoom_text is not None:
-        if not zoom_text.isdigit() or int(zoom_text) > 30:
+        zoom = whole_number(zoom_text, maximum=30)
+        if zoom is None:
             raise DomainError(_("zoom must be a whole number from 0 to 30."))
-        zoom = int(zoom_text)
     display_crs = request.args.get("display", "wgs84")
     if display_crs not in DISPLAY_CRSS:
         raise DomainError(_("display must be one of: %(names)s.", names=", ".join(DISPLAY_CRSS)))
@@ -76,10 +76,11 @@ def items():
     if unknown:
         raise DomainError(_("Unknown item kind: %(kinds)s.", kinds=", ".join(unknown)))
     community = request.args.get("community")
-    if community is not None and not (community.isdigit() and 0 < int(community) <= MAX_ID):
+    community_id = whole_number(community, maximum=MAX_ID) if community is not None else None
+    if community is not None and not community_id:
         raise DomainError(_("community must be a community number."))
     found, truncated = mapdata.items_in_view(
         db_session(), bbox, zoom=zoom, limit=current_app.config["MAX_FEATURES_PER_REQUEST"],
-        kinds=kinds or None, community_id=int(community) if community else None)
+        kinds=kinds or None, community_id=community_id)
     lang, today = locale_code(), dt.date.today()
     return _collection([item_feature(i, lang, display_crs, today) for i in found], truncated)

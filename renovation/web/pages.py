@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from urllib.parse import urlsplit
-
 import folium
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from shapely.geometry import shape
@@ -18,6 +16,7 @@ from renovation.errors import DomainError
 from renovation.i18n import COOKIE, locale_code
 from renovation.security import nonce
 from renovation.web import db_session
+from renovation.web.auth import safe_next
 
 bp = Blueprint("pages", __name__)
 
@@ -82,12 +81,7 @@ def community(community_id: int):
 def set_language(code: str):
     if code not in current_app.config["LANGUAGES"]:
         raise DomainError("zh / en")
-    target = request.args.get("next", "/")
-    parts = urlsplit(target)
-    # Only back into this app: no scheme, no host, a path starting with one slash.
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        target = "/"
-    response = redirect(target)
+    response = redirect(safe_next(request.args.get("next")))
     response.set_cookie(COOKIE, code, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
     return response
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -17,6 +18,7 @@ from geo.assets import external_urls
 from renovation.models import Community, RenovationItem, Street
 from renovation.progress import progress_by
 
+TRANSLATIONS = Path(__file__).resolve().parents[2] / "renovation" / "translations"
 CSP_NONCE = re.compile(r"script-src [^;]*'nonce-([A-Za-z0-9_\-+/=]+)'")
 VOID_ELEMENTS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta",
                  "source", "track", "wbr"}
@@ -403,3 +405,35 @@ def test_unknown_language_is_refused_not_a_crash(client, code):
 def test_unknown_language_cookie_falls_back_to_chinese(client):
     client.set_cookie("lang", "fr")
     assert html_lang(client.get("/")) == "zh-CN"
+
+
+@pytest.fixture
+def translated_client(app_config, tmp_path, request):
+    """A client of an app whose Chinese catalogue is compiled here from the .po file."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    po = TRANSLATIONS / "zh" / "LC_MESSAGES" / "messages.po"
+    if not po.exists():
+        pytest.skip("no Chinese catalogue yet")
+    target = tmp_path / "translations" / "zh" / "LC_MESSAGES"
+    target.mkdir(parents=True)
+    with po.open("rb") as source:
+        catalogue = read_po(source, locale="zh")
+    with (target / "messages.mo").open("wb") as out:
+        write_mo(out, catalogue)
+    app_config["BABEL_TRANSLATION_DIRECTORIES"] = str(tmp_path / "translations")
+    return request.getfixturevalue("client")
+
+
+def test_interface_is_in_chinese_by_default_and_english_on_request(translated_client):
+    client = translated_client
+    _, doc = page(client, "/")
+    assert squeeze(doc.find("aside").find("h1").text()) == "石景山区"
+    assert "全区地图" in doc.find("nav").text()
+    _, doc = page(client, "/?lang=en")
+    assert squeeze(doc.find("aside").find("h1").text()) == "Shijingshan District"
+    assert "石景山区" not in doc.find("aside").text()
+    client.get("/lang/en", query_string={"next": "/"})
+    _, doc = page(client, "/")
+    assert squeeze(doc.find("aside").find("h1").text()) == "Shijingshan District"

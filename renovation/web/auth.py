@@ -1,0 +1,166 @@
+"""Signing in and out, changing the password, and who the current user is.
+
+The user comes from the signed session cookie (pages) or from an
+``Authorization: Bearer`` token (the JSON API), never from a form field.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections import defaultdict, deque
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+
+from renovation import accounts
+from renovation.errors import DomainError
+from renovation.models import Role, User
+from renovation.web import db_session
+
+bp = Blueprint("auth", __name__)
+
+#: Failed sign-ins allowed per username and per address within the window.
+MAX_FAILURES, FAILURE_WINDOW_S = 10, 15 * 60
+_failures: dict[str, deque] = defaultdict(deque)
+
+
+def current_user() -> User | None:
+    """The signed-in user of this request, loaded once."""
+    if "user" not in g:
+        g.user = _load_user()
+    return g.user
+
+
+def _load_user() -> User | None:
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        return accounts.user_for_token(db_session(), header.removeprefix("Bearer ").strip())
+    if request.path.startswith("/api/"):
+        return None  # the API takes tokens only, so the cookie cannot be ridden cross-site
+    user_id, epoch = session.get("uid"), session.get("epoch")
+    if not isinstance(user_id, int):
+        return None
+    user = db_session().get(User, user_id)
+    if user is None or not user.is_active or user.session_epoch != epoch:
+        return None
+    return user
+
+
+def login_required(view):
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        if current_user() is None:
+            if request.path.startswith("/api/"):
+                raise DomainError(_("Sign in or send an API token."), status=401)
+            return redirect(url_for("auth.login", next=request.full_path))
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def roles_required(*roles: Role):
+    """Only users with one of `roles` get through; others get 403 with the reason."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        @login_required
+        def wrapped(*args, **kwargs):
+            if current_user().role not in roles:
+                raise DomainError(_("Your role may not do this."), status=403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """`target` if it is a path inside this app, else `default` (no open redirects)."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
+            or "\\" in target:
+        return default
+    return target
+
+
+def _too_many_failures(keys: list[str]) -> bool:
+    now = time.monotonic()
+    for key in keys:
+        attempts = _failures[key]
+        while attempts and now - attempts[0] > FAILURE_WINDOW_S:
+            attempts.popleft()
+        if len(attempts) >= MAX_FAILURES:
+            return True
+    return False
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    next_url = safe_next(request.values.get("next"))
+    if request.method == "GET":
+        return render_template("auth/login.html", next=next_url)
+    username = request.form.get("username", "").strip()[:64]
+    password = request.form.get("password", "")[:200]
+    keys = [f"user:{username.lower()}", f"addr:{request.remote_addr}"]
+    if _too_many_failures(keys):
+        raise DomainError(_("Too many failed sign-ins. Please wait 15 minutes and try again."),
+                          status=429)
+    user = accounts.authenticate(db_session(), username, password)
+    if user is None:
+        for key in keys:
+            _failures[key].append(time.monotonic())
+        return render_template("auth/login.html", next=next_url, username=username,
+                               error=_("Wrong username or password.")), 401
+    session.clear()
+    session.permanent = True
+    session["uid"], session["epoch"] = user.id, user.session_epoch
+    return redirect(next_url)
+
+
+@bp.post("/logout")
+def logout():
+    session.clear()
+    return redirect(url_for("pages.district"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    if request.method == "GET":
+        return render_template("auth/password.html")
+    user = current_user()
+    new = request.form.get("new_password", "")
+    if new != request.form.get("new_password_again", ""):
+        return render_template("auth/password.html",
+                               error=_("The two new passwords differ.")), 400
+    try:
+        accounts.change_password(db_session(), user, request.form.get("current_password", ""),
+                                 new)
+    except DomainError as error:
+        return render_template("auth/password.html", error=str(error.message)), error.status
+    db_session().commit()
+    session["epoch"] = user.session_epoch
+    flash(_("Your password has been changed. Other sessions are signed out."))
+    return redirect(url_for("pages.district"))
+
+
+def init_app(app) -> None:
+    app.config.setdefault("PERMANENT_SESSION_LIFETIME", 12 * 3600)
+
+    @app.context_processor
+    def user_in_templates():
+        return {"current_user": current_user()}
