@@ -35,6 +35,7 @@ def db_session() -> Session:
 def discard_session() -> None:
     """Roll back and forget the request's session (used by the error handler)."""
     session = g.pop("db_session", None)
+    g.pop("user", None)  # loaded through that session: load again if needed
     if session is not None:
         session.rollback()
         session.close()

@@ -7,8 +7,6 @@ The user comes from the signed session cookie (pages) or from an
 from __future__ import annotations
 
 import functools
-import time
-from collections import defaultdict, deque
 from urllib.parse import urlsplit
 
 from flask import (
@@ -27,13 +25,14 @@ from flask_babel import gettext as _
 from renovation import accounts
 from renovation.errors import DomainError
 from renovation.models import Role, User
+from renovation.ratelimit import SlidingWindow
 from renovation.web import db_session
 
 bp = Blueprint("auth", __name__)
 
-#: Failed sign-ins allowed per username and per address within the window.
-MAX_FAILURES, FAILURE_WINDOW_S = 10, 15 * 60
-_failures: dict[str, deque] = defaultdict(deque)
+#: Failed sign-ins allowed within 15 minutes per username, and per address (higher: a
+#: street office's PCs often share one address).
+FAILURES_PER_USERNAME, FAILURES_PER_ADDRESS, FAILURE_WINDOW_S = 10, 50, 15 * 60
 
 
 def current_user() -> User | None:
@@ -97,15 +96,10 @@ def safe_next(target: str | None, default: str = "/") -> str:
     return target
 
 
-def _too_many_failures(keys: list[str]) -> bool:
-    now = time.monotonic()
-    for key in keys:
-        attempts = _failures[key]
-        while attempts and now - attempts[0] > FAILURE_WINDOW_S:
-            attempts.popleft()
-        if len(attempts) >= MAX_FAILURES:
-            return True
-    return False
+def _limiters() -> list[tuple[SlidingWindow, str]]:
+    by_user, by_address = current_app.extensions["gengxin.login_failures"]
+    username = request.form.get("username", "").strip().lower()[:64]
+    return [(by_user, username), (by_address, request.remote_addr or "")]
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -115,14 +109,14 @@ def login():
         return render_template("auth/login.html", next=next_url)
     username = request.form.get("username", "").strip()[:64]
     password = request.form.get("password", "")[:200]
-    keys = [f"user:{username.lower()}", f"addr:{request.remote_addr}"]
-    if _too_many_failures(keys):
+    limiters = _limiters()
+    if any(limiter.is_exceeded(key) for limiter, key in limiters):
         raise DomainError(_("Too many failed sign-ins. Please wait 15 minutes and try again."),
                           status=429)
     user = accounts.authenticate(db_session(), username, password)
     if user is None:
-        for key in keys:
-            _failures[key].append(time.monotonic())
+        for limiter, key in limiters:
+            limiter.record(key)
         return render_template("auth/login.html", next=next_url, username=username,
                                error=_("Wrong username or password.")), 401
     session.clear()
@@ -160,6 +154,9 @@ def change_password():
 
 def init_app(app) -> None:
     app.config.setdefault("PERMANENT_SESSION_LIFETIME", 12 * 3600)
+    app.extensions["gengxin.login_failures"] = (
+        SlidingWindow(FAILURES_PER_USERNAME, FAILURE_WINDOW_S),
+        SlidingWindow(FAILURES_PER_ADDRESS, FAILURE_WINDOW_S))
 
     @app.context_processor
     def user_in_templates():
