@@ -46,6 +46,12 @@
     if (props.title || (props.rows && props.rows.length)) { layer.bindPopup(popupContent(props)); }
   }
 
+  // Each drawn feature gets a class naming its id (gx-f-12), for styling and tests.
+  function classOf(options, props) {
+    var id = parseInt(props.id, 10);
+    return (options.className || '') + (id > 0 ? ' gx-f-' + id : '');
+  }
+
   function styleOf(options) {
     return function (feature) {
       var props = feature.properties || {};
@@ -55,7 +61,7 @@
         dashArray: props.dash || null,
         fillColor: props.fill || props.stroke || '#888',
         fillOpacity: props.fill ? (options.fillOpacity === undefined ? 0.6 : options.fillOpacity) : 0,
-        className: options.className || ''
+        className: classOf(options, props)
       };
     };
   }
@@ -74,7 +80,7 @@
         radius: props.radius || 6, color: props.point_stroke || '#fff',
         weight: props.point_stroke_width || 1.5,
         fillColor: props.fill || props.stroke || '#555', fillOpacity: 0.95,
-        className: options.className || ''
+        className: classOf(options, props)
       });
     };
   }
