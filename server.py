@@ -15,8 +15,9 @@ from renovation.web import api_items, api_map, auth, items, pages, spreadsheets
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the app: defaults, then the environment, then `test_config`."""
+    test_config = test_config or {}
     app = Flask(__name__, instance_relative_config=True, template_folder="templates",
-                static_folder="static")
+                static_folder="static", instance_path=test_config.get("INSTANCE_PATH"))
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.from_mapping(config.defaults(app.instance_path))
     app.config.update(config.from_environment())

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import itertools
 import logging
 import warnings
 import zipfile
@@ -333,16 +334,10 @@ def check_archive(data: bytes) -> None:
             members = archive.infolist()
             if len(members) > MAX_ZIP_MEMBERS:
                 raise _damaged()
-            if sum(m.file_size for m in members) > MAX_UNZIPPED_BYTES:
-                raise DomainError(_l("The Excel file unpacks to more than %(mb)d MB, far more "
-                                     "than a street's items need.",
-                                     mb=MAX_UNZIPPED_BYTES // 2**20))
-            for member in members:
-                if (member.file_size > RATIO_CHECKED_FROM_BYTES
-                        and member.file_size > MAX_COMPRESSION_RATIO * max(member.compress_size, 1)):
-                    raise DomainError(_l("The Excel file unpacks to more than %(mb)d MB, far "
-                                         "more than a street's items need.",
-                                         mb=MAX_UNZIPPED_BYTES // 2**20))
+            if sum(m.file_size for m in members) > MAX_UNZIPPED_BYTES \
+                    or any(_is_packed_too_tightly(m) for m in members):
+                raise DomainError(_l("The Excel file unpacks to far more data than a street's "
+                                     "items need, so it is refused."))
             if "xl/workbook.xml" not in {m.filename for m in members}:
                 raise _not_a_spreadsheet()
             for member in members:
@@ -360,6 +355,11 @@ def check_archive(data: bytes) -> None:
             EOFError, RuntimeError) as error:
         LOGGER.info("upload: damaged zip: %s", error)
         raise _damaged() from None
+
+
+def _is_packed_too_tightly(member: zipfile.ZipInfo) -> bool:
+    return (member.file_size > RATIO_CHECKED_FROM_BYTES
+            and member.file_size > MAX_COMPRESSION_RATIO * max(member.compress_size, 1))
 
 
 def _xlsx_table(data: bytes, filename: str) -> Iterable[tuple[int, tuple]]:
@@ -397,26 +397,24 @@ def _items_sheet(book) -> list[tuple[int, tuple]]:
                 break
         if _find_header(head) is None:
             continue
-        return _bounded(head, rows)
+        return _bounded(itertools.chain(head, rows))
     return []
 
 
-def _bounded(head: list, rest) -> list[tuple[int, tuple]]:
-    """`head` followed by `rest`, refusing more than MAX_ROWS non-empty rows."""
-    table, filled = [], 0
-    for number, values in (*head, *()) if rest is None else _chain(head, rest):
+def _bounded(rows: Iterable[tuple[int, tuple]]) -> list[tuple[int, tuple]]:
+    """The non-empty rows, refusing a file with far more than MAX_ROWS of them early."""
+    table = []
+    for number, values in rows:
         if _is_empty(values):
             continue
-        filled += 1
-        if filled > MAX_ROWS + HEADER_SEARCH_ROWS:
-            raise DomainError(_l("The file has more than %(n)d rows.", n=MAX_ROWS))
         table.append((number, tuple(values)))
+        if len(table) > MAX_ROWS + HEADER_SEARCH_ROWS:
+            raise _too_many_rows()
     return table
 
 
-def _chain(head, rest):
-    yield from head
-    yield from rest
+def _too_many_rows() -> DomainError:
+    return DomainError(_l("The file has more than %(n)d item rows.", n=MAX_ROWS))
 
 
 def _csv_table(data: bytes) -> list[tuple[int, tuple]]:
@@ -440,7 +438,7 @@ def _csv_table(data: bytes) -> list[tuple[int, tuple]]:
     delimiter = max((",", ";", "\t"), key=first_line.count)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
-        return _bounded([], ((reader.line_num, row) for row in reader))
+        return _bounded((reader.line_num, row) for row in reader)
     except csv.Error as error:
         LOGGER.info("upload: bad CSV: %s", error)
         raise DomainError(_l("The CSV file cannot be read: %(reason)s.",
@@ -456,7 +454,9 @@ def _header_names(column: Column) -> set[str]:
             column.code.replace("_", " "), f"{column.name_zh} {column.name_en.lower()}"}
 
 
+#: Header text -> column code; a column's own code wins over another's name ("kind").
 _HEADER_NAMES = {name: column.code for column in COLUMNS for name in _header_names(column)}
+_HEADER_NAMES.update({column.code: column.code for column in COLUMNS})
 
 
 def _column_of(value) -> str | None:
@@ -507,6 +507,8 @@ def _rows_of(table: list[tuple[int, tuple]]) -> list[UploadRow]:
         rows.append(_parse_row(number, cells))
     if not rows:
         raise DomainError(_l("The file has no item rows."))
+    if len(rows) > MAX_ROWS:
+        raise _too_many_rows()
     return rows
 
 
@@ -540,15 +542,12 @@ def _parse_row(number: int, cells: dict) -> UploadRow:
              ("progress", _parse_progress), ("date", _parse_date), ("note", _parse_note))
     for code, parse in steps:
         value = _clean(cells.get(code))
-        if _blank(value):
+        if _blank(value) and code != "version":  # a missing version is an error
             continue
         try:
             parse(row, value)
         except DomainError as error:
             row.errors.append(str(error.message))
-    if row.version is None and not any(_blank(_clean(cells.get(c))) is False
-                                       for c in ("version",)):
-        row.errors.append(str(_l("Say which version of the item your change is based on.")))
     return row
 
 

@@ -181,7 +181,7 @@ def session(database):
 def app_config(db_url, tmp_path) -> dict:
     """Settings for the app under test; a test may change them before using `app`."""
     return {"DATABASE_URL": db_url, "TESTING": True, "SECRET_KEY": "test-secret",
-            "PROPAGATE_EXCEPTIONS": False}
+            "PROPAGATE_EXCEPTIONS": False, "INSTANCE_PATH": str(tmp_path / "instance")}
 
 
 @pytest.fixture

@@ -13,11 +13,11 @@ from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
+from factories import make_community, make_item
 from geoalchemy2.shape import to_shape
 from shapely.geometry import MultiPolygon, Point, box
 from shapely.ops import unary_union
 
-from factories import make_community, make_item
 from renovation.models import Community, Street
 
 pytestmark = pytest.mark.browser
@@ -200,11 +200,12 @@ def test_community_page(open_page, live_server, hostile):
     assert page.locator(f"#item-{item.id} td").first.text_content().strip().startswith(
         ITEM_TITLE.strip())
 
-    # The footprint's tooltip, away from the lift in its middle.
+    # The footprint's tooltip. The outline is drawn unfilled, so only its stroke
+    # answers the mouse: hover the middle of its left edge.
     footprint = page.locator("path.gx-footprint")
     footprint.wait_for()
     rect = footprint.bounding_box()
-    page.mouse.move(rect["x"] + rect["width"] * 0.2, rect["y"] + rect["height"] * 0.2)
+    page.mouse.move(rect["x"] + 1.5, rect["y"] + rect["height"] / 2)
     tooltip = page.locator(".leaflet-tooltip")
     tooltip.wait_for()
     assert tooltip.text_content() == COMMUNITY_NAME

@@ -354,7 +354,8 @@ def test_language_links_in_the_page_come_back_to_the_page(client, app_session):
     street = streets_in_db(app_session)[0]
     _, doc = page(client, f"/streets/{street.code}")
     hrefs = {a.attrs["href"] for a in doc.find_all("a", cls="gx-lang")}
-    assert hrefs == {f"/lang/zh?next=/streets/{street.code}",
+    assert f"/lang/en?next=/streets/{street.code}" in hrefs
+    assert hrefs <= {f"/lang/zh?next=/streets/{street.code}",
                      f"/lang/en?next=/streets/{street.code}"}
 
 
@@ -383,10 +384,7 @@ def test_language_switch_never_leaves_the_site(client, target):
 
 @pytest.mark.parametrize("target", [
     "//evil.example", "https://evil.example", "javascript:alert(1)",
-    pytest.param("/\\evil.example", marks=pytest.mark.xfail(strict=True, reason=(
-        "renovation/web/pages.py set_language accepts '/\\evil.example' as a local path "
-        "(browsers read '\\' as '/', i.e. //evil.example); it is only defused because "
-        "Werkzeug percent-encodes the backslash in the Location header"))),
+    "/\\evil.example",
 ])
 def test_language_switch_refuses_open_redirects_by_going_home(client, target):
     response = client.get("/lang/en", query_string={"next": target})
