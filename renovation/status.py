@@ -24,6 +24,20 @@ class Status(enum.StrEnum):
         zh, en = _NAMES[self]
         return en if locale.startswith("en") else zh
 
+    def lazy_label(self):
+        """How messages built in services name the status, in the reader's language.
+
+        English names it by its code (what the API and spreadsheets take); Chinese by
+        its label with the code beside it, e.g. "施工中 (construction)".
+        """
+        from flask_babel import LazyString, get_locale
+
+        def text() -> str:
+            locale = str(get_locale() or "en")
+            return self.value if locale.startswith("en") else f"{self.label(locale)} ({self.value})"
+
+        return LazyString(text)
+
 
 _NAMES = {
     Status.PLANNED: ("待启动", "Planned"),

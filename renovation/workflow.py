@@ -138,10 +138,10 @@ def _checked(item: RenovationItem, request: ChangeRequest, today: dt.date
     """The status, progress and date the change leads to, or a DomainError saying why not."""
     after = request.status or item.status
     if not is_move_allowed(item.status, after):
-        allowed = ", ".join(s.value for s in next_statuses(item.status)) or "—"
+        allowed = ", ".join(str(s.lazy_label()) for s in next_statuses(item.status)) or "—"
         raise DomainError(_l("An item cannot move from %(before)s to %(after)s. "
-                             "Allowed next: %(allowed)s.", before=item.status.value,
-                             after=after.value, allowed=allowed))
+                             "Allowed next: %(allowed)s.", before=item.status.lazy_label(),
+                             after=after.lazy_label(), allowed=allowed))
     low, high = PROGRESS_RANGE[after]
     if request.progress is not None:
         progress = request.progress
@@ -151,7 +151,7 @@ def _checked(item: RenovationItem, request: ChangeRequest, today: dt.date
         progress = min(max(item.progress_pct, low), high)
     if not low <= progress <= high:
         raise DomainError(_l("Progress %(progress)s%% does not fit the status %(status)s "
-                             "(%(low)s–%(high)s%%).", progress=progress, status=after.value,
+                             "(%(low)s–%(high)s%%).", progress=progress, status=after.lazy_label(),
                              low=low, high=high))
     if len(request.note) > MAX_NOTE_LENGTH:
         raise DomainError(_l("The note is too long (at most %(n)d characters).",
