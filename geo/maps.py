@@ -145,7 +145,11 @@ class StaticGeoJson(Layer):
 
 
 class Legend(MacroElement):
-    """A legend in a map corner: a title and rows of colour swatch and text."""
+    """A legend in a map corner: a title and rows of colour swatch and text.
+
+    It folds away (a ``<details>`` box); `open` says whether it starts open on a
+    desktop. On a phone it always starts closed.
+    """
 
     _template = Template("""
         {% macro script(this, kwargs) %}
@@ -154,12 +158,12 @@ class Legend(MacroElement):
     """)
 
     def __init__(self, title: str, rows: Iterable[tuple[str, str]], *,
-                 position: str = "bottomright", note: str = ""):
+                 position: str = "bottomright", note: str = "", open: bool = True):
         super().__init__()
         self._name = "Legend"
         self.options_json = script_json({
             "title": title, "rows": [[colour, text] for colour, text in rows],
-            "position": position, "note": note})
+            "position": position, "note": note, "open": open})
 
 
 def add_basemap(m: folium.Map, basemap: str, *, key: str = "") -> str:

@@ -73,9 +73,9 @@ def _progress_legend(m: folium.Map) -> None:
            note=_("Dashed outline: footprint generated for the demo")).add_to(m)
 
 
-def _status_legend(m: folium.Map, lang: str) -> None:
+def _status_legend(m: folium.Map, lang: str, *, open: bool = False) -> None:
     Legend(_("Item status"), [(STATUS_COLOURS[s], s.label(lang)) for s in Status],
-           position="bottomleft").add_to(m)
+           position="bottomleft", open=open).add_to(m)
 
 
 def _item_layers(m: folium.Map, settings: MapSettings, kinds: list[ItemKind], *,
@@ -144,6 +144,6 @@ def build_community_map(footprint: dict | None, name: str, bounds, kinds: list[I
             weight=2.5, fit_bounds=True).add_to(m)
     _item_layers(m, settings, kinds, display_crs=display_crs, community_id=community_id,
                  show=True, min_zoom=0)
-    _status_legend(m, settings.lang)
+    _status_legend(m, settings.lang, open=True)
     folium.LayerControl(collapsed=True).add_to(m)
     return m

@@ -43,8 +43,9 @@ def _error_response(description: str, *, headers: dict | None = None) -> dict:
 
 
 _STATUS = {"type": "string", "enum": [s.value for s in Status],
-           "description": "planned 待启动 → consulting 征询中 → design 设计中 → construction 施工中 "
-                          "→ completed 已完工 → accepted 已验收; suspended 暂缓 and back."}
+           "description": "planned 待启动 → consulting 征询中 → design 设计中 → "
+                          "construction 施工中 → completed 已完工 → accepted 已验收; "
+                          "suspended 暂缓 and back."}
 
 _GEOMETRY = {
     "type": "object",

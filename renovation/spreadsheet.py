@@ -19,8 +19,10 @@ import datetime as dt
 import io
 import itertools
 import logging
+import re
 import warnings
 import zipfile
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -59,7 +61,8 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls, and password-protected .xlsx
 BINARY_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"%PDF", b"\x1f\x8b", b"BM", b"RIFF",
                 b"7z\xbc\xaf", b"Rar!", b"\x7fELF", b"MZ")
-_CONTROL = {chr(c) for c in range(32)} - {"\t", "\n", "\r"}
+#: Control characters no text file has (tab, CR and LF aside): a sign of binary data.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 @dataclass(frozen=True)
@@ -228,7 +231,8 @@ def write_xlsx(rows: list[dict], locale: str = "zh") -> bytes:
 #: The help sheet's text, in both languages; the user's language comes first.
 HELP_LINES = (
     ("填写说明", "How to fill in this file"),
-    ("只改白色的列：状态 status、进度 progress、备注 note、日期 date。灰色的列只供查看，改了也不会生效。",
+    ("只改白色的列：状态 status、进度 progress、备注 note、日期 date。"
+     "灰色的列只供查看，改了也不会生效。",
      "Edit only the white columns: status, progress, note and date. The grey columns are "
      "there to read; changes to them are ignored."),
     ("不要改动 编号 id 和 版本 version；上传时用它们确认您改的是下载时的那个版本。",
@@ -351,8 +355,8 @@ def check_archive(data: bytes) -> None:
                         raise _damaged()
     except DomainError:
         raise
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, ValueError, OSError,
-            EOFError, RuntimeError) as error:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, NotImplementedError,
+            ValueError, OSError, EOFError, RuntimeError) as error:
         LOGGER.info("upload: damaged zip: %s", error)
         raise _damaged() from None
 
@@ -362,7 +366,7 @@ def _is_packed_too_tightly(member: zipfile.ZipInfo) -> bool:
             and member.file_size > MAX_COMPRESSION_RATIO * max(member.compress_size, 1))
 
 
-def _xlsx_table(data: bytes, filename: str) -> Iterable[tuple[int, tuple]]:
+def _xlsx_table(data: bytes, filename: str) -> list[tuple[int, tuple]]:
     check_archive(data)
     from openpyxl import load_workbook
 
@@ -432,7 +436,7 @@ def _csv_table(data: bytes) -> list[tuple[int, tuple]]:
             break
         except UnicodeDecodeError:
             continue
-    if text is None or any(ch in _CONTROL for ch in text):
+    if text is None or _CONTROL.search(text):
         raise _not_a_spreadsheet()
     first_line = text.split("\n", 1)[0]
     delimiter = max((",", ";", "\t"), key=first_line.count)
@@ -498,18 +502,14 @@ def _rows_of(table: list[tuple[int, tuple]]) -> list[UploadRow]:
                              "downloaded file.",
                              columns=" / ".join(BY_COLUMN[c].header for c in REQUIRED)))
     header_row, columns = header
-    rows = []
-    for number, values in table:
-        if number <= header_row:
-            continue
-        cells = {code: (values[index] if index < len(values) else None)
-                 for code, index in columns.items() if code in READ}
-        rows.append(_parse_row(number, cells))
-    if not rows:
+    data = [(number, values) for number, values in table if number > header_row]
+    if not data:
         raise DomainError(_l("The file has no item rows."))
-    if len(rows) > MAX_ROWS:
+    if len(data) > MAX_ROWS:
         raise _too_many_rows()
-    return rows
+    return [_parse_row(number, {code: (values[index] if index < len(values) else None)
+                                for code, index in columns.items() if code in READ})
+            for number, values in data]
 
 
 def _blank(value) -> bool:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from renovation.errors import DomainError, NotFound
-from renovation.models import Community, ItemChange, RenovationItem, Role, User
+from renovation.models import Community, ItemChange, RenovationItem, Role, User, utcnow
 from renovation.status import PROGRESS_RANGE, Status
 
 S = Status
@@ -196,6 +196,9 @@ def change_item(session: Session, user: User | None, item_id: int, request: Chan
         item.actual_end = day
     if not status_after.is_done:
         item.actual_end = None
+    # Always touch the row, so that a note-only change also bumps the version: every
+    # accepted change then has its own version, and a replayed edit is stale.
+    item.updated_at = utcnow()
     try:
         # The UPDATE says "WHERE version = <the version we read>": if another change
         # committed in between, no row matches and SQLAlchemy raises StaleDataError.

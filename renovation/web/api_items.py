@@ -158,8 +158,6 @@ def _parse_field(field: str, value):
     """One field of a change, checked for its JSON type; DomainError names the field."""
     if field == "version":
         number = _whole(value)
-        if value is None:
-            raise DomainError(_("Say which version of the item your change is based on."))
         if number is None:
             raise DomainError(_("The version must be a whole number."))
         return workflow.parse_version(number)

@@ -86,21 +86,59 @@
   }
 
   // A layer of the features in view, fetched again whenever the view moves.
+  // Features are kept by id and only those that left the view or changed are
+  // replaced, so an open popup survives the pan that opening it caused.
   function bboxLayer(map, options) {
+    var byId = {};
     var layer = L.geoJSON(null, {
-      style: styleOf(options), pointToLayer: pointLayer(options), onEachFeature: bindText
+      style: styleOf(options), pointToLayer: pointLayer(options),
+      onEachFeature: function (feature, drawn) {
+        bindText(feature, drawn);
+        drawn.gxKey = JSON.stringify([feature.geometry, feature.properties]);
+        byId[String(feature.id)] = drawn;
+      }
     });
     var lastUrl = null;
     var controller = null;
     layer.featureCount = 0;
     layer.loading = false;
 
+    function keepsPopup(drawn) { return drawn.isPopupOpen && drawn.isPopupOpen(); }
+
+    function clear() {
+      layer.clearLayers();
+      byId = {};
+      layer.featureCount = 0;
+    }
+
+    function update(data) {
+      var seen = {};
+      data.features.forEach(function (feature) {
+        var id = String(feature.id);
+        seen[id] = true;
+        var existing = byId[id];
+        if (existing) {
+          if (keepsPopup(existing) ||
+              existing.gxKey === JSON.stringify([feature.geometry, feature.properties])) { return; }
+          layer.removeLayer(existing);
+          delete byId[id];
+        }
+        layer.addData(feature);
+      });
+      Object.keys(byId).forEach(function (id) {
+        if (!seen[id] && !keepsPopup(byId[id])) {
+          layer.removeLayer(byId[id]);
+          delete byId[id];
+        }
+      });
+      layer.featureCount = Object.keys(byId).length;
+    }
+
     function refresh() {
       if (!map.hasLayer(layer)) { return; }
       var zoom = Math.floor(map.getZoom());
       if (zoom < (options.minZoom || 0)) {
-        layer.clearLayers();
-        layer.featureCount = 0;
+        clear();
         lastUrl = null;
         return;
       }
@@ -121,9 +159,7 @@
           return response.json();
         })
         .then(function (data) {
-          layer.clearLayers();
-          layer.addData(data);
-          layer.featureCount = data.features.length;
+          update(data);
           layer.loading = false;
           layer.fire('gx:loaded', {count: data.features.length, truncated: !!data.truncated});
         })
@@ -135,6 +171,7 @@
 
     map.on('moveend', refresh);
     layer.on('add', function () { lastUrl = null; refresh(); });
+    layer.on('remove', function () { clear(); lastUrl = null; });
     layer.refresh = function () { lastUrl = null; refresh(); };
     return layer;
   }
@@ -144,8 +181,9 @@
     var group = L.featureGroup();
     var shapes = L.geoJSON(data, {
       style: function () {
-        return {color: options.color, weight: options.weight, fill: false,
-          className: options.className || ''};
+        // A transparent fill, so the whole area (not only its outline) answers the pointer.
+        return {color: options.color, weight: options.weight, fill: !options.labels,
+          fillOpacity: 0.04, className: options.className || ''};
       },
       onEachFeature: function (feature, layer) {
         var props = feature.properties || {};
@@ -167,7 +205,8 @@
       });
     }
     if (options.fitBounds && data.features.length) {
-      map.fitBounds(shapes.getBounds(), {padding: [8, 8]});
+      // No animation: layers would fetch once for the first view and again after it.
+      map.fitBounds(shapes.getBounds(), {padding: [8, 8], animate: false});
     }
     return group;
   }
@@ -175,8 +214,11 @@
   function legend(map, options) {
     var control = L.control({position: options.position || 'bottomright'});
     control.onAdd = function () {
-      var box = el('div', 'gx-legend leaflet-control');
-      box.appendChild(el('div', 'gx-legend-title', options.title));
+      // A <details> box: open on a desktop, closed on a phone where the map is small.
+      var box = el('details', 'gx-legend leaflet-control');
+      var small = window.matchMedia && window.matchMedia('(max-width: 767.98px)').matches;
+      box.open = options.open !== false && !small;
+      box.appendChild(el('summary', 'gx-legend-title', options.title));
       options.rows.forEach(function (row) {
         var line = el('div', 'gx-legend-row');
         var swatch = el('span', 'gx-swatch');

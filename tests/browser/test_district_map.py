@@ -212,9 +212,41 @@ def test_district_map_on_a_desktop(browser, live_server, app_session, footprints
 
 # --- Phone ------------------------------------------------------------------------------------
 
+PHONE = {"viewport": {"width": 375, "height": 740}, "is_mobile": True, "has_touch": True,
+         "device_scale_factor": 2}
+#: A community dot nothing covers, the one nearest to a point given as fractions of the map.
+FREE_DOT = """([fx, fy]) => {
+    const map = document.querySelector('.folium-map').getBoundingClientRect();
+    const px = map.left + map.width * fx, py = map.top + map.height * fy;
+    const dots = [...document.querySelectorAll('path.gx-community')].map(el => {
+        const r = el.getBoundingClientRect();
+        return {el, x: r.left + r.width / 2, y: r.top + r.height / 2};
+    }).filter(d => d.x > map.left + 20 && d.x < map.right - 20 &&
+                   d.y > map.top + 20 && d.y < map.bottom - 20 &&
+                   document.elementFromPoint(d.x, d.y) === d.el);
+    dots.sort((a, b) => Math.hypot(a.x - px, a.y - py) - Math.hypot(b.x - px, b.y - py));
+    return dots.length ? {x: dots[0].x, y: dots[0].y} : null;
+}"""
+
+
+def tap_a_community(page, app_session, where) -> Community:
+    """Tap the free dot nearest `where`; check its popup; return the community it names."""
+    target = page.evaluate(FREE_DOT, list(where))
+    assert target, "no community dot is free to tap"
+    page.touchscreen.tap(target["x"], target["y"])
+    link = page.locator(".leaflet-popup-content a.gx-popup-link")
+    link.wait_for()
+    href = link.get_attribute("href")
+    match = re.fullmatch(r"/communities/(\d+)", href)
+    assert match, href
+    community = app_session.get(Community, int(match.group(1)))
+    title = page.locator(".leaflet-popup-content .gx-popup-title").text_content()
+    assert title == community.name
+    return community
+
+
 def test_district_map_on_a_phone(browser, live_server, app_session, footprints):
-    context, page, watch = new_page(browser, viewport={"width": 375, "height": 740},
-                                    is_mobile=True, has_touch=True, device_scale_factor=2)
+    context, page, watch = new_page(browser, **PHONE)
     try:
         page.goto(live_server + "/")
         communities_drawn(page, watch, footprints)
@@ -228,36 +260,24 @@ def test_district_map_on_a_phone(browser, live_server, app_session, footprints):
         assert panel["y"] >= box["y"] + box["height"] - 1  # the panel comes below the map
         assert page.locator("aside.gx-panel #streets-table").count() == 1
         assert page.evaluate("document.documentElement.scrollWidth") <= 375
-
-        # Tap a community dot that nothing covers, near the middle of the map.
-        target = page.evaluate("""() => {
-            const map = document.querySelector('.folium-map').getBoundingClientRect();
-            const cx = map.left + map.width / 2, cy = map.top + map.height / 2;
-            const dots = [...document.querySelectorAll('path.gx-community')].map(el => {
-                const r = el.getBoundingClientRect();
-                return {el, x: r.left + r.width / 2, y: r.top + r.height / 2};
-            }).filter(d => d.x > map.left + 20 && d.x < map.right - 20 &&
-                           d.y > map.top + 20 && d.y < map.bottom - 20 &&
-                           document.elementFromPoint(d.x, d.y) === d.el);
-            dots.sort((a, b) => Math.hypot(a.x - cx, a.y - cy) - Math.hypot(b.x - cx, b.y - cy));
-            return dots.length ? {x: dots[0].x, y: dots[0].y,
-                                  fill: dots[0].el.getAttribute('fill')} : null;
-        }""")
-        assert target, "no community dot is free to tap"
-        page.touchscreen.tap(target["x"], target["y"])
-        link = page.locator(".leaflet-popup-content a.gx-popup-link")
-        link.wait_for()
-        href = link.get_attribute("href")
-        match = re.fullmatch(r"/communities/(\d+)", href)
-        assert match, href
-        community = app_session.get(Community, int(match.group(1)))
-        title = page.locator(".leaflet-popup-content .gx-popup-title").text_content()
-        assert title == community.name
-        if os.environ.get("GENGXIN_SCREENSHOTS"):  # let the popup fade in and the map pan
-            page.wait_for_function("() => getComputedStyle("
-                                   "document.querySelector('.leaflet-popup')).opacity === '1'")
-            page.wait_for_timeout(400)
         screenshot(page, "phone-district.png")
+
+        tap_a_community(page, app_session, (0.5, 0.5))
         watch.assert_clean(live_server)
+    finally:
+        context.close()
+
+
+def test_a_tapped_popup_stays_open_on_a_phone(browser, live_server, app_session, footprints):
+    context, page, watch = new_page(browser, **PHONE)
+    try:
+        page.goto(live_server + "/")
+        communities_drawn(page, watch, footprints)
+        # A dot near the top: its popup does not fit above it, so the map pans to show it.
+        tap_a_community(page, app_session, (0.5, 0.15))
+        page.wait_for_timeout(300)  # the auto-pan animation
+        communities_drawn(page, watch, footprints)  # the view the pan asked for is drawn
+        page.wait_for_timeout(200)
+        assert page.locator(".leaflet-popup").count() == 1, "the popup closed by itself"
     finally:
         context.close()

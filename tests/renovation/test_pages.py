@@ -215,7 +215,8 @@ def test_community_without_items_renders(client, app_session):
 # --- Errors -----------------------------------------------------------------------------------
 
 NOT_FOUND = ["/streets/999999999999", "/communities/999999", "/communities/abc",
-             "/communities/-1", "/no/such/page"]
+             "/communities/-1", "/communities/0", "/communities/99999999999999999999",
+             "/no/such/page"]
 
 
 @pytest.mark.parametrize("path", NOT_FOUND)
