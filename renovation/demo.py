@@ -211,20 +211,35 @@ def _status_for(rng, years_running: float, is_pilot: bool) -> Status:
     return order[index]
 
 
-def _item_geometry(rng, kind: ItemKind, footprint: MultiPolygon):
+def _item_geometry(rng, kind: ItemKind, footprint: MultiPolygon, taken=None):
+    """Where the item lies: a point, an L-shaped run, or an area clear of `taken` areas."""
     if kind.geometry == "point":
         return random_point_within(rng, footprint, min_distance_m=0)
     if kind.geometry == "line":
-        points = [random_point_within(rng, footprint, min_distance_m=0) for _ in range(3)]
-        line = LineString([(p.x, p.y) for p in points])
-        clipped = line.intersection(footprint)
-        return clipped if not clipped.is_empty and clipped.length > 0 else line
+        return _service_run(rng, footprint)
     site = random_point_within(rng, footprint, min_distance_m=0)
     target = min(area_m2(footprint) * rng.uniform(0.04, 0.15), 4000)
     try:
-        return generate_footprint(rng, (site.x, site.y), target, within=footprint)
+        return generate_footprint(rng, (site.x, site.y), target, within=footprint, avoid=taken)
     except ValueError:
         return site.buffer(0.0002)
+
+
+def _service_run(rng, footprint: MultiPolygon):
+    """An L-shaped pipe or cable run along the compound's grid, as services are laid."""
+    rect = footprint.minimum_rotated_rectangle
+    (x0, y0), (x1, y1), (x2, y2) = list(rect.exterior.coords)[:3]
+    along, across, turn = rng.uniform(0.15, 0.85), rng.uniform(0.35, 0.9), rng.uniform(0.1, 0.9)
+    start = (x0 + along * (x1 - x0), y0 + along * (y1 - y0))
+    corner = (start[0] + across * (x2 - x1), start[1] + across * (y2 - y1))
+    end = (corner[0] + (turn - along) * (x1 - x0), corner[1] + (turn - along) * (y1 - y0))
+    run = LineString([start, corner, end]).intersection(footprint)
+    if run.is_empty or run.length == 0:
+        centre = footprint.representative_point()
+        return LineString([(centre.x - 0.0003, centre.y), (centre.x + 0.0003, centre.y)])
+    if run.geom_type == "GeometryCollection":
+        run = max((g for g in run.geoms if g.length > 0), key=lambda g: g.length)
+    return run
 
 
 def _quantity(rng, kind: ItemKind, geometry) -> float:
@@ -266,9 +281,12 @@ def _items_for(rng, community: DemoCommunity) -> list[DemoItem]:
     start = dt.date(start_year, int(rng.integers(1, 13)), 1)
     years_running = (DEMO_REFERENCE_DAY - start).days / 365.25
     items = []
+    taken = None  # areas of earlier items: a car park does not sit on the new square
     for code in kinds:
         kind = BY_CODE[str(code)]
-        geometry = _item_geometry(rng, kind, community.footprint)
+        geometry = _item_geometry(rng, kind, community.footprint, taken)
+        if kind.geometry == "polygon":
+            taken = geometry if taken is None else taken.union(geometry)
         status = _status_for(rng, years_running, community.is_pilot)
         low, high = PROGRESS_RANGE[status]
         progress = int(rng.integers(low, high + 1))
