@@ -385,7 +385,8 @@ DEMO_PASSWORD = "gengxin-demo"
 
 
 def demo_usernames(demo: DemoData) -> dict[str, tuple[str, str | None]]:
-    """username -> (role, street code) of the demo accounts: one per role, an official per street."""
+    """username -> (role, street code) of the demo accounts: a user per role, an official
+    per street."""
     names = {"admin": ("admin", None), "planner": ("planner", None),
              "moderator": ("moderator", None), "resident": ("resident", None)}
     for street in demo.streets:

@@ -70,7 +70,8 @@ class Street(Base):
     code: Mapped[str] = mapped_column(sa.String(12), unique=True)
     name_zh: Mapped[str] = mapped_column(sa.String(100))
     name_en: Mapped[str] = mapped_column(sa.String(100))
-    boundary = mapped_column(Geometry("MULTIPOLYGON", srid=SRID, spatial_index=True), nullable=False)
+    boundary = mapped_column(Geometry("MULTIPOLYGON", srid=SRID, spatial_index=True),
+                             nullable=False)
     label_point = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False), nullable=True)
     data_source: Mapped[str] = mapped_column(sa.String(20), default=DataSource.OFFICIAL)
 

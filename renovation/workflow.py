@@ -99,16 +99,17 @@ def parse_status(value) -> Status:
 
 
 def parse_progress(value) -> int:
-    if isinstance(value, bool):
-        value = None
+    shown = str(value)[:40]
     try:
+        if isinstance(value, bool):
+            raise TypeError
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise DomainError(_l("Progress must be a number from 0 to 100, not %(value)s.",
-                             value=str(value)[:40])) from None
+                             value=shown)) from None
     if not (0 <= number <= 100) or number != int(number):
         raise DomainError(_l("Progress must be a whole number from 0 to 100, not %(value)s.",
-                             value=str(value)[:40]))
+                             value=shown))
     return int(number)
 
 
@@ -153,6 +154,8 @@ def _checked(item: RenovationItem, request: ChangeRequest, today: dt.date
         raise DomainError(_l("Progress %(progress)s%% does not fit the status %(status)s "
                              "(%(low)s–%(high)s%%).", progress=progress, status=after.lazy_label(),
                              low=low, high=high))
+    if "\x00" in request.note:
+        raise DomainError(_l("The request contains a NUL character."))
     if len(request.note) > MAX_NOTE_LENGTH:
         raise DomainError(_l("The note is too long (at most %(n)d characters).",
                              n=MAX_NOTE_LENGTH))

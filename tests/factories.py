@@ -27,7 +27,8 @@ def street_square(i: int = 0) -> MultiPolygon:
 
 
 def community_square(street_index: int = 0, i: int = 0) -> MultiPolygon:
-    x, y = ORIGIN[0] + 0.02 * street_index + 0.001 + 0.002 * (i % 4), ORIGIN[1] + 0.001 + 0.002 * (i // 4)
+    x = ORIGIN[0] + 0.02 * street_index + 0.001 + 0.002 * (i % 4)
+    y = ORIGIN[1] + 0.001 + 0.002 * (i // 4)
     return MultiPolygon([box(x, y, x + 0.001, y + 0.001)])
 
 

@@ -97,12 +97,16 @@ def change_json(change: ItemChange) -> dict:
 
 # --- Reading the request ------------------------------------------------------------------
 
+def _sent_bearer() -> bool:
+    return request.headers.get("Authorization", "").partition(" ")[0].lower() == "bearer"
+
+
 def _token_user():
     """The user of the request's bearer token; 401 without a live token."""
     user = current_user()
     if user is not None:
         return user
-    if request.headers.get("Authorization", "").startswith("Bearer "):
+    if _sent_bearer():
         raise DomainError(_("The API token is not valid or has been revoked."), status=401)
     raise DomainError(_("This needs an API token: send the header "
                         "Authorization: Bearer <token>."), status=401)
@@ -211,9 +215,8 @@ def _change_request(body: dict) -> workflow.ChangeRequest:
 def _challenge(response):
     # RFC 6750: a 401 says which scheme to use, and whether the token sent was the problem.
     if response.status_code == 401:
-        sent = request.headers.get("Authorization", "").startswith("Bearer ")
-        response.headers["WWW-Authenticate"] = (_REALM + ', error="invalid_token"' if sent
-                                                else _REALM)
+        response.headers["WWW-Authenticate"] = (_REALM + ', error="invalid_token"'
+                                                if _sent_bearer() else _REALM)
     return response
 
 

@@ -43,9 +43,9 @@ def current_user() -> User | None:
 
 
 def _load_user() -> User | None:
-    header = request.headers.get("Authorization", "")
-    if header.startswith("Bearer "):
-        return accounts.user_for_token(db_session(), header.removeprefix("Bearer ").strip())
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer":  # the scheme name is case-insensitive (RFC 7235)
+        return accounts.user_for_token(db_session(), credentials.strip())
     if request.path.startswith("/api/"):
         return None  # the API takes tokens only, so the cookie cannot be ridden cross-site
     user_id, epoch = session.get("uid"), session.get("epoch")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+
 import folium
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from shapely.geometry import shape

@@ -13,11 +13,11 @@ from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
-from factories import make_community, make_item
 from geoalchemy2.shape import to_shape
 from shapely.geometry import MultiPolygon, Point, box
 from shapely.ops import unary_union
 
+from factories import make_community, make_item
 from renovation.models import Community, Street
 
 pytestmark = pytest.mark.browser

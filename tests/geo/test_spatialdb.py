@@ -9,6 +9,7 @@ from shapely.geometry import box
 
 from geo.spatialdb import bbox_filter, create_spatial_engine, ensure_postgis, is_sqlite
 
+
 def parcels_table() -> sa.Table:
     # A new Table each time: geoalchemy2's create hooks adjust the Table object per dialect.
     return sa.Table(

@@ -156,7 +156,7 @@ def test_a_stale_form_gets_409_and_the_current_state(client, app_session):
 @pytest.mark.parametrize("form, message", [
     ({"status": "flying"}, "flying"), ({"progress": "150"}, "150"),
     ({"progress": "abc"}, "abc"), ({"date": "yesterday"}, "2026-05-31"),
-    ({"version": ""}, "version")])
+    ({"version": ""}, "version"), ({"note": "a\x00b"}, "NUL")])
 def test_bad_forms_get_a_clear_400(client, app_session, form, message):
     item = laoshan_item(app_session)
     sign_in(client, "official-laoshan")

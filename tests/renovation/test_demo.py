@@ -46,7 +46,8 @@ def test_gcj02_points_are_converted_to_wgs84(demo_data):
     for c in converted:
         row = source[c.code]
         lon, lat = gcj02.wgs84_to_gcj02(c.location.x, c.location.y)
-        assert abs(lon - float(row["lon_gcj02"])) < 1e-6 and abs(lat - float(row["lat_gcj02"])) < 1e-6
+        assert abs(lon - float(row["lon_gcj02"])) < 1e-6
+        assert abs(lat - float(row["lat_gcj02"])) < 1e-6
         shift = geod.inv(c.location.x, c.location.y, float(row["lon_gcj02"]),
                          float(row["lat_gcj02"]))[2]
         assert 300 < shift < 700, c.name

@@ -16,8 +16,8 @@ from html.parser import HTMLParser
 
 import pytest
 import sqlalchemy as sa
-from factories import community_square, make_community, make_item
 
+from factories import community_square, make_community, make_item
 from renovation.models import Street
 
 LONG = ("</script><img src=x onerror=alert(1)>`${alert(1)}`\u2028" * 5)[:200]

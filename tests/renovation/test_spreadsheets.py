@@ -18,10 +18,10 @@ import zipfile
 import openpyxl
 import pytest
 import sqlalchemy as sa
-from factories import make_item
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
+from factories import make_item
 from renovation import spreadsheet, workflow
 from renovation.catalogue import BY_CODE
 from renovation.demo import DEMO_PASSWORD

@@ -130,6 +130,7 @@ def test_an_inactive_official_may_not_change(session, laoshan_item):
     ({"progress": 100}, "does not fit"),
     ({"status": Status.COMPLETED, "progress": 80}, "does not fit"),
     ({"note": "x" * 2001}, "too long"),
+    ({"note": "a\x00b", "progress": 50}, "NUL"),
     ({"effective_date": dt.date(2030, 1, 1), "progress": 50}, "not possible"),
     ({}, "Nothing to change"),
 ])
@@ -143,10 +144,12 @@ def test_bad_changes_are_refused_and_change_nothing(session, laoshan_item, reque
         (Status.CONSTRUCTION, 40, 1)
 
 
-@pytest.mark.parametrize("value", ["150", "-1", "abc", "", None, True, "50.5", "nan"])
+@pytest.mark.parametrize("value", ["150", "-1", "abc", "", None, True, "50.5", "nan", 10**400,
+                                   "1e400"])
 def test_progress_must_be_a_whole_percentage(value):
-    with pytest.raises(DomainError):
+    with pytest.raises(DomainError, match="Progress must be") as error:
         workflow.parse_progress(value)
+    assert str(value)[:10] in str(error.value)
 
 
 @pytest.mark.parametrize("value", ["flying", "", "PLANNED ", None])
