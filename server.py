@@ -10,7 +10,20 @@ from flask import Flask
 from renovation import cli, config, errors, i18n, security
 from renovation.db import Database
 from renovation.security import csrf
-from renovation.web import api_items, api_map, auth, items, pages, spreadsheets
+from renovation.web import (
+    api_data,
+    api_items,
+    api_map,
+    api_sessions,
+    auth,
+    dashboard,
+    gis,
+    items,
+    ogc,
+    pages,
+    sessions,
+    spreadsheets,
+)
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -40,8 +53,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(spreadsheets.bp)
     app.register_blueprint(api_map.bp)
     # The JSON API authenticates with bearer tokens only, never the session cookie,
-    # so a cross-site form cannot act through it: it needs no CSRF token.
-    csrf.exempt(api_items.bp)
-    app.register_blueprint(api_items.bp)
+    # so a cross-site form cannot act through it: it needs no CSRF token. OGC API is read-only.
+    for blueprint in (dashboard.bp, gis.bp, sessions.bp, ogc.bp):
+        app.register_blueprint(blueprint)
+    for blueprint in (api_items.bp, api_data.bp, api_sessions.bp):
+        csrf.exempt(blueprint)
+        app.register_blueprint(blueprint)
     cli.init_app(app)
     return app

@@ -120,9 +120,15 @@ def revoke(username):
 
 
 def init_app(app: Flask) -> None:
+    from renovation.exporting import export_command
+    from renovation.importing import import_command
+
     app.cli.add_command(db_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(users_cli)
+    for command in (import_command, export_command):
+        if command is not None:
+            app.cli.add_command(command)
     app.teardown_appcontext(_close)
 
 

@@ -1,0 +1,7 @@
+"""The planners' dashboard, the street comparison and the printable street report."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("dashboard", __name__)
