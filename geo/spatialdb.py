@@ -54,6 +54,10 @@ def create_spatial_engine(url: str | URL, **kwargs) -> Engine:
         kwargs.setdefault("pool_pre_ping", True)
         return sa.create_engine(url, **kwargs)
 
+    # pyogrio's GDAL must be loaded before SpatiaLite: SpatiaLite brings the system's
+    # SQLite, GEOS and PROJ into the process, and a GDAL loaded after them crashes when it
+    # writes a GeoPackage or GeoJSON.
+    import pyogrio  # noqa: F401
     import pysqlite3.dbapi2 as pysqlite3  # the stdlib module cannot load extensions here
 
     os.environ.setdefault("SPATIALITE_LIBRARY_PATH", "mod_spatialite")

@@ -22,6 +22,9 @@ def defaults(instance_path: str) -> dict:
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,
+        # GIS imports may be larger than other uploads (raised for POST /import only).
+        "GIS_IMPORT_MAX_BYTES": 50 * 1024 * 1024,
+        "GIS_IMPORT_MAX_FEATURES": 10_000,
     }
 
 

@@ -21,8 +21,6 @@ import itertools
 import logging
 import re
 import warnings
-import zipfile
-import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -30,6 +28,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session, contains_eager, joinedload
 
+from geo.files import UnsafeFile, ZipLimits, check_zip, member_has_doctype
 from renovation import workflow
 from renovation.catalogue import BY_CODE
 from renovation.errors import DomainError
@@ -40,13 +39,9 @@ LOGGER = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 20_000
-#: Zip-bomb limits, checked on the archive's directory before anything is unpacked.
-MAX_UNZIPPED_BYTES = 50 * 1024 * 1024
-MAX_COMPRESSION_RATIO = 100
-#: Below this size a member cannot hurt whatever its ratio, and the XML Excel writes
-#: for runs of empty styled cells compresses very well.
-RATIO_CHECKED_FROM_BYTES = 1024 * 1024
-MAX_ZIP_MEMBERS = 1000
+#: Zip-bomb limits, checked on the archive's directory before anything is unpacked: a
+#: street's items need far less than 50 MB of XML.
+ZIP_LIMITS = ZipLimits(max_unzipped_bytes=50 * 1024 * 1024)
 #: Rows searched for the header row, for files with a title line above it.
 HEADER_SEARCH_ROWS = 10
 
@@ -330,40 +325,22 @@ def _damaged() -> DomainError:
 def check_archive(data: bytes) -> None:
     """Refuse a zip that is damaged, a bomb, or not an Excel workbook, before unpacking it.
 
-    The sizes come from the archive's directory; :mod:`zipfile` never unpacks more than
-    a member's stated size (a member that lies fails its CRC check), so they are a bound.
+    The sizes come from the archive's directory (:func:`geo.files.check_zip`); workbooks
+    never declare a DTD, so one that does is refused, which rules out entity tricks.
     """
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            members = archive.infolist()
-            if len(members) > MAX_ZIP_MEMBERS:
+        members = check_zip(data, ZIP_LIMITS)
+        if "xl/workbook.xml" not in {m.filename for m in members}:
+            raise _not_a_spreadsheet()
+        for member in members:
+            if member.filename.endswith((".xml", ".rels")) and member_has_doctype(data, member):
                 raise _damaged()
-            if sum(m.file_size for m in members) > MAX_UNZIPPED_BYTES \
-                    or any(_is_packed_too_tightly(m) for m in members):
-                raise DomainError(_l("The Excel file unpacks to far more data than a street's "
-                                     "items need, so it is refused."))
-            if "xl/workbook.xml" not in {m.filename for m in members}:
-                raise _not_a_spreadsheet()
-            for member in members:
-                if member.flag_bits & 0x1:  # encrypted
-                    raise _damaged()
-                if member.filename.endswith((".xml", ".rels")):
-                    with archive.open(member) as stream:
-                        head = stream.read(2048).upper()
-                    # Workbooks never declare a DTD; refusing them rules out entity tricks.
-                    if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
-                        raise _damaged()
-    except DomainError:
-        raise
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, NotImplementedError,
-            ValueError, OSError, EOFError, RuntimeError) as error:
-        LOGGER.info("upload: damaged zip: %s", error)
+    except UnsafeFile as error:
+        LOGGER.info("upload: refused zip: %s", error)
+        if error.reason == "bomb":
+            raise DomainError(_l("The Excel file unpacks to far more data than a street's "
+                                 "items need, so it is refused.")) from None
         raise _damaged() from None
-
-
-def _is_packed_too_tightly(member: zipfile.ZipInfo) -> bool:
-    return (member.file_size > RATIO_CHECKED_FROM_BYTES
-            and member.file_size > MAX_COMPRESSION_RATIO * max(member.compress_size, 1))
 
 
 def _xlsx_table(data: bytes, filename: str) -> list[tuple[int, tuple]]:
