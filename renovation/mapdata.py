@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from geo.bbox import BBox, tolerance_for_zoom
 from geo.spatialdb import as_geojson, bbox_filter, simplified
+from renovation.filters import Filters
 from renovation.models import Community, RenovationItem, Street
 from renovation.progress import NO_ITEMS, Progress, progress_by
 from renovation.status import Status
@@ -55,13 +56,16 @@ def _decimals(zoom: int | None) -> int:
 
 def communities_in_view(session: Session, bbox: BBox, *, zoom: int | None = None,
                         limit: int = 5000, pilots_only: bool = False, as_points: bool = False,
-                        street_code: str | None = None,
+                        street_code: str | None = None, filters: Filters | None = None,
                         today: dt.date | None = None) -> tuple[list[CommunityInView], bool]:
     """Communities whose footprint meets `bbox`, and whether `limit` cut the list short.
 
     With `as_points` (small scales, where a compound is a speck) or `pilots_only`
     (for markers) the geometry is the community's centre point, else its footprint.
+    `filters` select the communities and the items their progress is of.
     """
+    today = today or dt.date.today()
+    filters = filters or Filters()
     bind = session.get_bind()
     table = Community.__table__
     if pilots_only or as_points:
@@ -79,11 +83,13 @@ def communities_in_view(session: Session, bbox: BBox, *, zoom: int | None = None
         query = query.where(Community.is_pilot, Community.location.is_not(None))
     if street_code:
         query = query.where(Street.code == street_code)
+    query = query.where(*filters.community_clauses(today))
     rows = session.execute(query).all()
     truncated = len(rows) > limit
     rows = rows[:limit]
     progress = progress_by(session, Community.id, today=today,
-                           where=[Community.id.in_([row[0] for row in rows])]) if rows else {}
+                           where=[Community.id.in_([row[0] for row in rows]),
+                                  *filters.item_clauses(today)]) if rows else {}
     found = [CommunityInView(*row[:9], geometry=json.loads(row[9]),
                              progress=progress.get(row[0], NO_ITEMS))
              for row in rows if row[9]]
@@ -91,9 +97,15 @@ def communities_in_view(session: Session, bbox: BBox, *, zoom: int | None = None
 
 
 def items_in_view(session: Session, bbox: BBox, *, zoom: int | None = None, limit: int = 5000,
-                  kinds: list[str] | None = None,
-                  community_id: int | None = None) -> tuple[list[ItemInView], bool]:
-    """Renovation items whose geometry meets `bbox`, optionally of some kinds or one community."""
+                  kinds: list[str] | None = None, community_id: int | None = None,
+                  filters: Filters | None = None,
+                  today: dt.date | None = None) -> tuple[list[ItemInView], bool]:
+    """Renovation items whose geometry meets `bbox`, optionally of some kinds or one community.
+
+    `filters` select the items further (see :mod:`renovation.filters`).
+    """
+    today = today or dt.date.today()
+    filters = filters or Filters()
     bind = session.get_bind()
     table = RenovationItem.__table__
     shape = as_geojson(bind, simplified(bind, RenovationItem.geometry, tolerance_for_zoom(zoom)),
@@ -109,6 +121,7 @@ def items_in_view(session: Session, bbox: BBox, *, zoom: int | None = None, limi
         query = query.where(RenovationItem.kind.in_(kinds))
     if community_id is not None:
         query = query.where(RenovationItem.community_id == community_id)
+    query = query.where(*filters.item_clauses(today))
     rows = session.execute(query).all()
     truncated = len(rows) > limit
     items = [ItemInView(*row[:8], geometry=json.loads(row[8])) for row in rows[:limit] if row[8]]

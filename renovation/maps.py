@@ -7,7 +7,8 @@ view from ``/api/map/...``. Only the few street outlines are embedded.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from urllib.parse import quote
 
 import folium
 from flask_babel import gettext as _
@@ -33,10 +34,13 @@ class MapSettings:
     script_url: str  # static/js/gengxin-map.js
     communities_url: str  # /api/map/communities
     items_url: str  # /api/map/items
+    #: The page's filters as query parameters (renovation.filters), passed on to every layer.
+    filters: dict[str, str] = field(default_factory=dict)
 
 
 def _with_query(url: str, **params) -> str:
-    query = "&".join(f"{k}={v}" for k, v in params.items() if v not in (None, ""))
+    query = "&".join(f"{k}={quote(str(v), safe=',')}" for k, v in params.items()
+                     if v not in (None, ""))
     if not query:
         return url
     return url + ("&" if "?" in url else "?") + query
@@ -81,18 +85,23 @@ def _status_legend(m: folium.Map, lang: str, *, open: bool = False) -> None:
 def _item_layers(m: folium.Map, settings: MapSettings, kinds: list[ItemKind], *,
                  display_crs: str, community_id: int | None = None, show: bool = False,
                  min_zoom: int = ITEMS_MIN_ZOOM) -> None:
+    filters = dict(settings.filters)
+    chosen = filters.pop("kind", "").split(",")
     for kind in kinds:
+        if chosen != [""] and kind.code not in chosen:
+            continue  # the page shows only the kinds its filters choose
         url = _with_query(settings.items_url, kind=kind.code, community=community_id,
-                          display=display_crs if display_crs != "wgs84" else None)
+                          display=display_crs if display_crs != "wgs84" else None, **filters)
         BboxGeoJson(url, kind.name(settings.lang), min_zoom=min_zoom, show=show,
                     css_class=f"gx-item gx-item-{kind.code}").add_to(m)
 
 
 def _community_layers(m: folium.Map, settings: MapSettings, display_crs: str) -> None:
     display = display_crs if display_crs != "wgs84" else None
-    BboxGeoJson(_with_query(settings.communities_url, display=display),
+    BboxGeoJson(_with_query(settings.communities_url, display=display, **settings.filters),
                 _("Communities by progress"), css_class="gx-community").add_to(m)
-    BboxGeoJson(_with_query(settings.communities_url, pilots=1, display=display),
+    BboxGeoJson(_with_query(settings.communities_url, pilots=1, display=display,
+                            **settings.filters),
                 _("Pilot communities"), css_class="gx-pilot", point_style="star").add_to(m)
 
 

@@ -10,8 +10,8 @@ from flask_babel import gettext as _
 from geo import gcj02
 from geo.bbox import pad, parse_bbox
 from renovation import mapdata
-from renovation.catalogue import BY_CODE
 from renovation.errors import DomainError
+from renovation.filters import Filters
 from renovation.i18n import locale_code
 from renovation.overview import MAX_ID
 from renovation.web import db_session, whole_number
@@ -59,11 +59,12 @@ def _collection(features: list[dict], truncated: bool):
 @bp.get("/communities")
 def communities():
     bbox, zoom, display_crs = _view_arguments()
+    # street, kind, status, built_from, built_to, pilot, overdue: see renovation.filters
     found, truncated = mapdata.communities_in_view(
         db_session(), bbox, zoom=zoom, limit=current_app.config["MAX_FEATURES_PER_REQUEST"],
         pilots_only=request.args.get("pilots") == "1",
         as_points=zoom is not None and zoom < FOOTPRINT_MIN_ZOOM,
-        street_code=request.args.get("street") or None)
+        filters=Filters.from_args(request.args))
     lang = locale_code()
     return _collection([community_feature(c, lang, display_crs) for c in found], truncated)
 
@@ -71,16 +72,13 @@ def communities():
 @bp.get("/items")
 def items():
     bbox, zoom, display_crs = _view_arguments()
-    kinds = [k for k in request.args.get("kind", "").split(",") if k]
-    unknown = [k for k in kinds if k not in BY_CODE]
-    if unknown:
-        raise DomainError(_("Unknown item kind: %(kinds)s.", kinds=", ".join(unknown)))
+    filters = Filters.from_args(request.args)  # kind=a,b and the other filters
     community = request.args.get("community")
     community_id = whole_number(community, maximum=MAX_ID) if community is not None else None
     if community is not None and not community_id:
         raise DomainError(_("community must be a community number."))
     found, truncated = mapdata.items_in_view(
         db_session(), bbox, zoom=zoom, limit=current_app.config["MAX_FEATURES_PER_REQUEST"],
-        kinds=kinds or None, community_id=community_id)
+        community_id=community_id, filters=filters)
     lang, today = locale_code(), dt.date.today()
     return _collection([item_feature(i, lang, display_crs, today) for i in found], truncated)

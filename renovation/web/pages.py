@@ -11,11 +11,14 @@ from shapely.geometry import shape
 
 from geo.assets import localize
 from geo.maps import render_parts
-from renovation import maps, overview
+from renovation import dashboard, maps, overview
 from renovation.catalogue import BY_CODE, KINDS
 from renovation.errors import DomainError
+from renovation.filters import Filters
 from renovation.i18n import COOKIE, locale_code
+from renovation.progress import total_progress
 from renovation.security import nonce
+from renovation.status import Status
 from renovation.web import db_session
 from renovation.web.auth import safe_next
 
@@ -26,12 +29,13 @@ OUTLINE_TOLERANCE_DEG = 1e-4
 SHIJINGSHAN_BOUNDS = (116.05, 39.85, 116.30, 40.00)
 
 
-def _settings() -> maps.MapSettings:
+def _settings(filters: Filters | None = None) -> maps.MapSettings:
     return maps.MapSettings(
         lang=locale_code(), basemap=current_app.config["BASEMAP"],
         basemap_key=current_app.config["TIANDITU_KEY"],
         script_url=url_for("static", filename="js/gengxin-map.js"),
-        communities_url=url_for("api_map.communities"), items_url=url_for("api_map.items"))
+        communities_url=url_for("api_map.communities"), items_url=url_for("api_map.items"),
+        filters=filters.to_args() if filters else {})
 
 
 def _render_map(m: folium.Map) -> dict[str, str]:
@@ -42,25 +46,36 @@ def _render_map(m: folium.Map) -> dict[str, str]:
 @bp.get("/")
 def district():
     session = db_session()
-    summary = overview.district_overview(session)
+    filters = Filters.from_args(request.args)
+    summary = (overview.district_overview(session) if filters.is_empty
+               else dashboard.district_overview(session, filters))
     streets = overview.streets_geojson(session, tolerance_deg=OUTLINE_TOLERANCE_DEG)
     bounds = overview.district_bounds(session) or SHIJINGSHAN_BOUNDS
-    m = maps.build_district_map(streets, bounds, _settings())
-    return render_template("pages/district.html", summary=summary, map=_render_map(m))
+    m = maps.build_district_map(streets, bounds, _settings(filters))
+    return render_template("pages/district.html", summary=summary, map=_render_map(m),
+                           filters=filters, kinds=KINDS, statuses=list(Status),
+                           street_choices=[f["properties"] for f in streets["features"]])
 
 
 @bp.get("/streets/<code>")
 def street(code: str):
     session = db_session()
     street = overview.get_street(session, code)
-    rows = overview.street_communities(session, street)
+    filters = Filters.from_args(request.args).but(street=None)  # the street is the page's
+    if filters.is_empty:
+        rows = overview.street_communities(session, street)
+        progress = overview.total_progress_of_street(session, street)
+    else:
+        rows = dashboard.street_communities(session, street, filters)
+        progress = total_progress(session, where=filters.but(street=code).item_clauses())
     streets = overview.streets_geojson(session, tolerance_deg=OUTLINE_TOLERANCE_DEG)
     own = next(f for f in streets["features"] if f["properties"]["code"] == code)
     bounds = shape(own["geometry"]).bounds
-    m = maps.build_street_map(streets, code, bounds, _settings())
-    return render_template("pages/street.html", street=street, rows=rows,
-                           progress=overview.total_progress_of_street(session, street),
-                           map=_render_map(m))
+    # Neighbouring communities stay on the map, filtered like this street's.
+    m = maps.build_street_map(streets, code, bounds, _settings(filters))
+    return render_template("pages/street.html", street=street, rows=rows, progress=progress,
+                           map=_render_map(m), filters=filters, kinds=KINDS,
+                           statuses=list(Status))
 
 
 @bp.get("/communities/<int:community_id>")
@@ -72,7 +87,7 @@ def community(community_id: int):
     present = {item.kind for item in community.items}
     kinds = [k for k in KINDS if k.code in present]
     m = maps.build_community_map(footprint, community.name, bounds, kinds, community.id,
-                                 _settings())
+                                 _settings(Filters.from_args(request.args).but(street=None)))
     return render_template("pages/community.html", community=community, kinds=BY_CODE,
                            progress=overview.community_progress(session, community),
                            today=dt.date.today(), map=_render_map(m))

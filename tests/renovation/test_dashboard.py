@@ -1,0 +1,338 @@
+"""The dashboard and the printable street report: every figure against an independent
+computation from the rows in the database, the ranking, the chart tables and their CSV,
+the pages themselves (public, self-contained, nonce on every script), phones and print.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+from test_pages import CSP_NONCE, parse_html, squeeze
+
+from factories import make_community, make_item, make_street
+from geo.assets import external_urls
+from renovation import dashboard
+from renovation.catalogue import BY_CODE
+from renovation.filters import Filters
+from renovation.models import Community, ItemChange, RenovationItem, Street, User
+from renovation.progress import Progress, progress_by
+from renovation.status import Status
+
+TODAY = dt.date(2026, 6, 1)
+LAOSHAN = "110107002000"
+
+
+# --- Independent figures ----------------------------------------------------------------------
+
+def weighted(items) -> float | None:
+    """The documented roll-up by hand: sum(weight x progress) / sum(weight)."""
+    if not items:
+        return None
+    weights = [BY_CODE[i.kind].weight if i.kind in BY_CODE else 1 for i in items]
+    return round(sum(w * i.progress_pct for w, i in zip(weights, items, strict=True))
+                 / sum(weights), 1)
+
+
+def by_hand(items) -> Progress:
+    done = sum(1 for i in items if i.status.is_done)
+    late = sum(1 for i in items
+               if i.planned_end is not None and i.planned_end < TODAY and not i.status.is_done)
+    return Progress(weighted(items), len(items), done, late)
+
+
+def all_communities(session) -> list[Community]:
+    return session.scalars(sa.select(Community).options(
+        selectinload(Community.street), selectinload(Community.items))).all()
+
+
+def test_every_figure_equals_a_computation_by_hand(session):
+    board = dashboard.build_dashboard(session, Filters(), today=TODAY)
+    communities = all_communities(session)
+    items = [i for c in communities for i in c.items]
+    assert len(items) > 500
+
+    # The comparison: one row per street, the district's total, ranked by percent.
+    by_street = defaultdict(list)
+    for c in communities:
+        by_street[c.street.code].append(c)
+    rows = board.comparison.rows
+    assert board.comparison.level == "street"
+    assert {r.code for r in rows} == set(by_street) and len(rows) == 9
+    rollup = progress_by(session, Community.street_id, today=TODAY)
+    for row in rows:
+        own = by_street[row.code]
+        assert row.communities == len(own)
+        assert row.communities_in_programme == sum(1 for c in own if c.items)
+        assert row.progress == by_hand([i for c in own for i in c.items])
+        assert row.progress == rollup[row.key]
+        assert row.satisfaction is None
+    total = board.comparison.total
+    assert total.progress == by_hand(items)
+    assert (total.communities, total.communities_in_programme) == (
+        len(communities), sum(1 for c in communities if c.items))
+    percents = [r.progress.percent for r in rows]
+    assert percents == sorted(percents, reverse=True)
+    assert [r.rank for r in rows] == [1 + sum(p > q for p in percents) for q in percents]
+
+    # By kind, in catalogue order; by status, every status.
+    kinds = defaultdict(list)
+    for i in items:
+        kinds[i.kind].append(i)
+    assert [k.code for k in board.kinds] == [k for k in BY_CODE if k in kinds]
+    assert {k.code: k.progress for k in board.kinds} == {k: by_hand(v) for k, v in kinds.items()}
+    counts = Counter(i.status for i in items)
+    assert [(s.status, s.items) for s in board.statuses] == [(s, counts[s]) for s in Status]
+
+    # Completions per month (the demo has no history: from actual_end), every month.
+    months = Counter(i.actual_end.strftime("%Y-%m") for i in items
+                     if i.status.is_done and i.actual_end)
+    got = {m.month: m.completed for m in board.months}
+    assert {m: n for m, n in got.items() if n} == dict(months)
+    assert board.months[0].month == min(months) and board.months[-1].month == max(months)
+    assert len(board.months) == len(set(got))  # no month twice
+    assert board.months[-1].cumulative == sum(months.values())
+    years = {m.month[:4] for m in board.months}
+    assert all(f"{y}-{n:02d}" in got for y in years for n in range(1, 13)
+               if min(months) <= f"{y}-{n:02d}" <= max(months))
+
+    # Pilots against the rest.
+    for row in board.pilots:
+        group = [c for c in communities if c.is_pilot == row.is_pilot]
+        assert row.communities == len(group) and row.communities_in_programme == sum(
+            1 for c in group if c.items)
+        assert row.progress == by_hand([i for c in group for i in c.items])
+    assert [p.is_pilot for p in board.pilots] == [True, False]
+    assert board.pilots[0].communities == 9
+
+    # Building area: renovated (every item done) against the programme (some items).
+    in_programme = [c for c in communities if c.items]
+    renovated = [c for c in in_programme if all(i.status.is_done for i in c.items)]
+    area = board.area
+    assert area.total_m2 == pytest.approx(sum(c.building_area_m2 or 0 for c in communities))
+    assert area.programme_m2 == pytest.approx(sum(c.building_area_m2 or 0 for c in in_programme))
+    assert area.renovated_m2 == pytest.approx(sum(c.building_area_m2 or 0 for c in renovated))
+    assert (area.communities_in_programme, area.communities_renovated) == (
+        len(in_programme), len(renovated))
+    assert 0 < area.renovated_m2 < area.programme_m2 < area.total_m2
+    # The district report's figure: 6.97 million m² of old residential building area.
+    assert round(area.total_m2 / 1e6, 2) == 6.97
+
+
+def test_a_street_compares_its_communities(session):
+    board = dashboard.build_dashboard(session, Filters(street=LAOSHAN), today=TODAY)
+    street = session.scalars(sa.select(Street).where(Street.code == LAOSHAN)).one()
+    own = [c for c in all_communities(session) if c.street_id == street.id]
+    assert board.street == street and board.comparison.level == "community"
+    assert {r.key for r in board.comparison.rows} == {c.id for c in own}
+    for row in board.comparison.rows:
+        community = next(c for c in own if c.id == row.key)
+        assert row.progress == by_hand(community.items)
+        assert (row.rank is None) == (not community.items)
+    assert board.comparison.total.progress == by_hand([i for c in own for i in c.items])
+    ranks = [r.rank for r in board.comparison.rows]
+    assert ranks == sorted(ranks, key=lambda rank: (rank is None, rank or 0))
+
+
+def test_completions_come_from_history_when_an_item_has_no_actual_end(session):
+    street = make_street(session)
+    community = make_community(session, street)
+    user = session.scalars(sa.select(User).order_by(User.id)).first()
+    recorded = make_item(session, community, status=Status.COMPLETED, progress_pct=100,
+                         actual_end=None)
+    session.add(ItemChange(item_id=recorded.id, user_id=user.id,
+                           effective_date=dt.date(2024, 3, 5), status_before=Status.CONSTRUCTION,
+                           status_after=Status.COMPLETED, progress_before=90,
+                           progress_after=100, version_after=2, source="web"))
+    make_item(session, community, status=Status.ACCEPTED, progress_pct=100,
+              actual_end=dt.date(2024, 5, 20))
+    make_item(session, community, status=Status.COMPLETED, progress_pct=100, actual_end=None)
+    make_item(session, community, status=Status.DESIGN, progress_pct=20,
+              actual_end=dt.date(2024, 4, 1))  # not done: no completion
+    session.flush()
+    months = dashboard.completions_by_month(session, Filters(street=street.code), today=TODAY)
+    assert [(m.month, m.completed, m.cumulative) for m in months] == [
+        ("2024-03", 1, 1), ("2024-04", 0, 1), ("2024-05", 1, 2)]
+
+
+def test_ranking_ties_share_a_rank_and_streets_without_items_come_last():
+    def row(code, percent):
+        return dashboard.ComparisonRow(1, code, code, code, 1, 1,
+                                       Progress(percent, 1 if percent is not None else 0, 0, 0))
+
+    ranked = dashboard.rank_rows([row("b", 50.0), row("e", None), row("a", 70.0),
+                                  row("c", 50.0), row("d", 10.0)])
+    assert [(r.code, r.rank) for r in ranked] == [("a", 1), ("b", 2), ("c", 2), ("d", 4),
+                                                  ("e", None)]
+
+
+def test_the_satisfaction_column_takes_a_source_when_there_is_one(session):
+    streets = {s.code: s.id for s in session.scalars(sa.select(Street))}
+
+    def ratings(db, filters, level):
+        return {streets[LAOSHAN]: 82.0, None: 78.5} if level == "street" else {}
+
+    board = dashboard.build_dashboard(session, Filters(), today=TODAY, satisfaction=ratings)
+    rated = {r.code: r.satisfaction for r in board.comparison.rows}
+    assert rated.pop(LAOSHAN) == 82.0 and set(rated.values()) == {None}
+    assert board.comparison.total.satisfaction == 78.5
+    table = dashboard.table(board, "comparison", "en")
+    assert table.rows[-1][-1] == 78.5
+
+
+# --- The pages --------------------------------------------------------------------------------
+
+def page(client, path: str, **kwargs):
+    response = client.get(path, **kwargs)
+    assert response.status_code == 200, (path, response.get_data(as_text=True)[:400])
+    assert response.mimetype == "text/html"
+    return response, parse_html(response.get_data(as_text=True))
+
+
+def test_dashboard_page_is_public_and_shows_the_ranked_comparison(client, app_session):
+    response, doc = page(client, "/dashboard?lang=en")
+    board = dashboard.build_dashboard(app_session, Filters())
+    rows = doc.find("table", id="comparison-table").find("tbody").find_all("tr")
+    assert [r.attrs["data-code"] for r in rows] == [r.code for r in board.comparison.rows]
+    names = {s.code: s.name_en for s in app_session.scalars(sa.select(Street))}
+    for tr, row in zip(rows, board.comparison.rows, strict=True):
+        cells = [squeeze(td.text()) for td in tr.find_all("td")]
+        assert cells[0] == str(row.rank) and cells[1] == names[row.code]
+        assert cells[3] == f"{row.progress.done}/{row.progress.items}"
+        assert cells[5] == str(row.progress.overdue) and cells[6] == "—"
+        link = tr.find("a").attrs["href"]
+        assert link == f"/dashboard/streets/{row.code}"
+    total = [squeeze(td.text()) for td in doc.find("tfoot").find_all("td")]
+    assert total[2] == f"{board.progress.done}/{board.progress.items}"
+    # Every chart is an accessible SVG with its numbers beside it and a CSV download.
+    svgs = doc.find_all("svg", cls="gx-chart")
+    assert len(svgs) == 7
+    for svg in svgs:
+        assert svg.attrs["role"] == "img" and svg.find("title").text()
+    assert len(doc.find_all("details", cls="gx-numbers-box")) == 7
+    csv_links = {a.attrs["href"] for a in doc.find_all("a", cls="gx-csv")}
+    assert {f"/dashboard/{name}.csv" for name in dashboard.TABLES} == csv_links
+    # The export form sends the page's filters along.
+    form = doc.find("form", id="export-form")
+    assert form.attrs["action"] == "/export" and form.attrs["method"] == "get"
+    # Self-contained, and every inline script carries the policy's nonce.
+    html = response.get_data(as_text=True)
+    assert external_urls(html) == []
+    nonce = CSP_NONCE.search(response.headers["Content-Security-Policy"]).group(1)
+    assert all(s.attrs.get("nonce") == nonce for s in doc.find_all("script")
+               if "src" not in s.attrs)
+
+
+def test_street_dashboard_and_filters_in_links(client, app_session):
+    street = app_session.scalars(sa.select(Street).where(Street.code == LAOSHAN)).one()
+    _, doc = page(client, f"/dashboard/streets/{LAOSHAN}?kind=lift_retrofit")
+    assert street.name_zh in doc.find("h1").text()
+    own = set(app_session.scalars(sa.select(Community.id).where(
+        Community.street_id == street.id,
+        Community.items.any(RenovationItem.kind == "lift_retrofit"))))
+    rows = doc.find("table", id="comparison-table").find("tbody").find_all("tr")
+    assert {int(r.find("a").attrs["href"].rsplit("/", 1)[1]) for r in rows} == own
+    # The filter form keeps the kind; the CSV links carry the street and the kind.
+    form = doc.find("form", id="dashboard-filters")
+    assert "selected" in form.find("option", value="lift_retrofit").attrs
+    assert not form.find_all("select", name="street")
+    for a in doc.find_all("a", cls="gx-csv"):
+        assert f"street={LAOSHAN}" in a.attrs["href"] and "kind=lift_retrofit" in a.attrs["href"]
+    assert client.get("/dashboard/streets/999999999999").status_code == 404
+    assert client.get("/dashboard?street=999999999999").status_code == 404
+    assert client.get("/dashboard?kind=bogus").status_code == 400
+
+
+def test_csv_of_each_chart_equals_its_table(client, app_session):
+    board = dashboard.build_dashboard(app_session, Filters(pilot_only=True))
+    for name in dashboard.TABLES:
+        response = client.get(f"/dashboard/{name}.csv?pilot=1&lang=en")
+        assert response.status_code == 200
+        assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+        assert "attachment" in response.headers["Content-Disposition"]
+        assert response.data.startswith(b"\xef\xbb\xbf")
+        rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig"))))
+        table = dashboard.table(board, name, "en")
+        assert rows[0] == table.headers
+        assert rows[1:] == [["" if v is None else str(v) for v in row] for row in table.rows]
+    assert client.get("/dashboard/nothing.csv").status_code == 404
+
+
+# --- The printable report ---------------------------------------------------------------------
+
+def test_the_report_of_each_street_lists_its_overdue_items(client, app_session):
+    today = dt.date.today()
+    communities = all_communities(app_session)
+    board = dashboard.build_dashboard(app_session, Filters())
+    ranks = {r.code: r.rank for r in board.comparison.rows}
+    streets = app_session.scalars(sa.select(Street).order_by(Street.code)).all()
+    for street in streets:
+        response, doc = page(client, f"/streets/{street.code}/report")
+        article = doc.find("article", id=f"report-{street.code}")
+        assert street.name_zh in article.find("h1").text()
+        own = [c for c in communities if c.street_id == street.id]
+        late = sorted((i for c in own for i in c.items
+                       if i.planned_end and i.planned_end < today and not i.status.is_done),
+                      key=lambda i: (i.planned_end, i.community.code, i.id))
+        rows = [tr for tr in article.iter() if tr.tag == "tr" and "data-item" in tr.attrs]
+        assert [int(tr.attrs["data-item"]) for tr in rows] == [i.id for i in late]
+        for tr, item in zip(rows, late, strict=True):
+            cells = [squeeze(td.text()) for td in tr.find_all("td")]
+            assert cells[0] == item.community.name and cells[1].startswith(item.title)
+            assert cells[4] == item.planned_end.isoformat()
+            assert cells[5] == str((today - item.planned_end).days)
+        figures = article.find("table", id=f"report-{street.code}-figures")
+        assert squeeze(figures.find("tr", cls="gx-rank").find_all("td")[0].text()).startswith(
+            str(ranks[street.code]))
+        # The map: the street outline plus one shape per community, coloured by progress.
+        svg = article.find("svg", cls="gx-chart")
+        shapes = [n for n in svg.iter() if n.tag in ("path", "circle") and n.find_all("title")]
+        assert len(shapes) == len(own)
+        assert external_urls(response.get_data(as_text=True)) == []
+    _, doc = page(client, "/report/streets")
+    assert [a.attrs["id"] for a in doc.find_all("article")] == [
+        f"report-{s.code}" for s in streets]
+    assert client.get("/streets/999999999999/report").status_code == 404
+
+
+@pytest.mark.browser
+def test_dashboard_fits_a_phone_and_the_report_prints_one_a4_page_per_street(
+        browser, backend, request):
+    if backend != "spatialite":
+        pytest.skip("the pages are the same on both backends; one browser run is enough")
+    live_server = request.getfixturevalue("live_server")
+    app_session = request.getfixturevalue("app_session")
+    phone = browser.new_page(viewport={"width": 375, "height": 740}, is_mobile=True,
+                             has_touch=True)
+    errors = []
+    phone.on("pageerror", lambda e: errors.append(str(e)))
+    phone.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    try:
+        for path in ("/dashboard", f"/dashboard/streets/{LAOSHAN}", f"/streets/{LAOSHAN}/report"):
+            phone.goto(live_server + path)
+            assert phone.evaluate("document.documentElement.scrollWidth") <= 375, path
+        desktop = browser.new_page(viewport={"width": 1280, "height": 900})
+        desktop.goto(live_server + "/report/streets")
+        pdf = desktop.pdf(format="A4")
+        pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf))
+        assert pages == app_session.scalar(sa.select(sa.func.count(Street.id)))
+        desktop.emulate_media(media="print")
+        assert desktop.locator("nav.gx-nav").is_hidden()
+        assert desktop.locator("#print-report").is_hidden()
+        desktop.close()
+    finally:
+        phone.close()
+    assert errors == []
+
+
+def test_print_stylesheet_sets_a4_portrait_and_hides_the_navigation():
+    css = (Path(__file__).resolve().parents[2] / "static" / "css" / "print.css").read_text()
+    assert re.search(r"@page\s*{[^}]*size:\s*A4 portrait", css)
+    assert re.search(r"@media print\s*{[^@]*\.gx-nav[^{]*{\s*display:\s*none", css)
