@@ -30,7 +30,7 @@ run: .venv/installed-run
 	.ci/compile-translations
 	.venv/bin/flask --app server db upgrade
 	.venv/bin/flask --app server demo load --if-empty
-	.venv/bin/flask --app server run --host 127.0.0.1 --port $${PORT:-5000}
+	.venv/bin/flask --app server run --host $${HOST:-127.0.0.1} --port $${PORT:-5000}
 
 # The tests find their PostgreSQL and Chromium through these two variables. CI=true, from the
 # environment or the command line, reaches pytest too: make passes both on to its commands.

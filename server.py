@@ -6,6 +6,7 @@ import logging
 import os
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from renovation import cli, config, errors, i18n, security
 from renovation.db import Database
@@ -42,6 +43,11 @@ def create_app(test_config: dict | None = None) -> Flask:
         raise ValueError(f"BASEMAP must be one of {', '.join(config.BASEMAPS)}")
     logging.basicConfig(level=logging.INFO)
 
+    if int(app.config.get("TRUSTED_PROXIES", 0)):
+        # Behind a reverse proxy, absolute links (OGC API, paging) must use the client's host.
+        hops = int(app.config["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops,
+                                x_prefix=hops)
     app.extensions["gengxin.db"] = Database(app.config["DATABASE_URL"])
     i18n.init_app(app)
     security.init_app(app)

@@ -30,7 +30,7 @@ def defaults(instance_path: str) -> dict:
 
 def from_environment() -> dict:
     """Read the settings an operator may set: DATABASE_URL, SECRET_KEY, BASEMAP, TIANDITU_KEY."""
-    names = ("DATABASE_URL", "SECRET_KEY", "BASEMAP", "TIANDITU_KEY")
+    names = ("DATABASE_URL", "SECRET_KEY", "BASEMAP", "TIANDITU_KEY", "TRUSTED_PROXIES")
     found = {name: os.environ[name] for name in names if os.environ.get(name)}
     if os.environ.get("SESSION_COOKIE_SECURE", "").lower() in ("1", "true", "yes"):
         found["SESSION_COOKIE_SECURE"] = True
