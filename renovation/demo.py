@@ -376,6 +376,7 @@ def load_demo(session: Session, demo: DemoData) -> dict[str, int]:
         session.add(community)
     session.flush()
     users = create_demo_accounts(session, demo)
+    create_demo_sessions(session, demo)
     return {"streets": len(demo.streets), "communities": len(demo.communities), "items": items,
             "users": users}
 
@@ -408,3 +409,162 @@ def create_demo_accounts(session: Session, demo: DemoData) -> int:
         create_user(session, username, DEMO_PASSWORD, role, display_name=display,
                     street_code=street_code, community_id=pilot.id if role == "resident" else None)
     return len(demo_usernames(demo))
+
+
+# --- Open-space sessions and residents' ratings ---------------------------------------------
+
+#: The district pilot's session of 16 October 2019 (the district report), and two later ones.
+DEMO_SESSION_TIMES = (dt.datetime(2019, 10, 16, 11, 0, tzinfo=dt.UTC),  # 19:00 in Beijing
+                      dt.datetime(2026, 10, 24, 1, 30, tzinfo=dt.UTC),
+                      dt.datetime(2026, 12, 12, 1, 30, tzinfo=dt.UTC))
+#: More residents of the district pilot (the demo account "resident" is the first).
+DEMO_PILOT_RESIDENTS = (("resident-2", "王阿姨"), ("resident-3", "李师傅"),
+                        ("resident-4", "张大爷"), ("resident-5", "刘女士"))
+_RATING_NOTES = ("电梯运行平稳，上下楼方便多了。", "施工期间噪音有点大，完工后效果不错。",
+                 "希望后期维护能跟上。", "楼道干净了，住着舒心。", "")
+
+
+def create_demo_sessions(session: Session, demo: DemoData) -> dict[str, int]:
+    """Three sessions in the district pilot and residents' ratings of finished pilot items.
+
+    One session is closed with its minutes and outcomes (the session of 16 October 2019
+    the district report tells of), one is open with comments, pins, replies and supports,
+    one is upcoming. Every pilot community gets two residents besides, who rate its
+    finished items. All text is fixed and every number comes from its own seed, so the
+    demo stays the same from load to load; it goes through the services, so it obeys
+    their rules (pins on the footprint, one support each, ratings only of finished work).
+    """
+    from sqlalchemy import func
+    from werkzeug.security import generate_password_hash
+
+    from renovation import comments, ratings, sessions
+    from renovation.models import Role, SessionComment, User
+
+    rng = np.random.default_rng(DEMO_SEED + 4)
+    users = {u.username: u for u in session.scalars(select(User))}
+    pilot = session.scalar(select(Community).where(Community.is_district_pilot))
+    pilot_shape = next(c.footprint for c in demo.communities if c.is_district_pilot)
+    # One hash for every extra demo account: they share the demo password anyway, and
+    # hashing is slow on purpose.
+    hashed = generate_password_hash(DEMO_PASSWORD)
+
+    def resident(username: str, name: str, community: Community) -> User:
+        user = User(username=username, display_name=name, password_hash=hashed,
+                    role=Role.RESIDENT, community=community)
+        session.add(user)
+        return user
+
+    residents = [users["resident"]] + [resident(u, n, pilot) for u, n in DEMO_PILOT_RESIDENTS]
+    pilots = session.scalars(select(Community).where(Community.is_pilot,
+                                                     ~Community.is_district_pilot)
+                             .order_by(Community.code)).all()
+    pinyin = {s.code: s.name_en.removesuffix(" Subdistrict").lower() for s in demo.streets}
+    street_codes = {street_id: code for code, street_id in session.execute(
+        select(Street.code, Street.id))}
+    others = {c.id: [resident(f"resident-{pinyin[street_codes[c.street_id]]}-{n}",
+                              f"{c.name}居民{n}", c) for n in (1, 2)] for c in pilots}
+    session.flush()
+
+    items = {}
+    for item in pilot.items:
+        items.setdefault(item.kind, []).append(item.id)
+    planner, host, official = users["planner"], users["moderator"], users["official-laoshan"]
+
+    def topic(title, kind):
+        return sessions.TopicInput(title, kind, tuple(items.get(kind, ())[:2]))
+
+    def pin():
+        point = random_point_within(rng, pilot_shape, min_distance_m=0)
+        return round(point.x, 6), round(point.y, 6)
+
+    def post(s, topic_index, user, text, *, parent=None, pinned=False, speaker=None,
+             minutes=0):
+        lon, lat = pin() if pinned else (None, None)
+        posted = comments.post_comment(session, user, s.id, comments.CommentInput(
+            s.topics[topic_index].id, text, parent.id if parent else None, lon, lat, speaker))
+        posted.created_at = aware_start(s) + dt.timedelta(minutes=minutes)
+        return posted
+
+    def aware_start(s):
+        return s.starts_at if s.starts_at.tzinfo else s.starts_at.replace(tzinfo=dt.UTC)
+
+    # 1. The session of 16 October 2019: lifts, sewers, overhead wires. Closed.
+    first = sessions.create_session(
+        session, planner, pilot.id, title="加装电梯、更换下水管线、治理散乱飞线开放空间讨论会",
+        starts_at=DEMO_SESSION_TIMES[0], place="老山东里北社区休闲广场", facilitator_id=host.id,
+        topics=[topic("加装楼体电梯", "lift_retrofit"), topic("更换下水管线", "drainage"),
+                topic("治理散乱飞线", "overhead_wires")])
+    sessions.open_session(session, host, first.id)
+    lift = post(first, 0, residents[0], "我家住5楼，腿脚不好，盼着早点装上电梯。", pinned=True,
+                minutes=10)
+    post(first, 0, official, "加装电梯按单元征询业主意见，同意的单元先行实施，费用由政府补贴和业主"
+         "分摊。", parent=lift, minutes=25)
+    post(first, 1, host, "下雨天3号楼后面的下水道经常返水，希望尽快更换管线。", pinned=True,
+         speaker="赵奶奶", minutes=40)
+    post(first, 2, residents[1], "楼道外面的飞线太乱了，存在安全隐患。", pinned=True, minutes=55)
+    sessions.close_session(
+        session, host, first.id,
+        summary="社区居民围绕加装楼体电梯、更换下水管线、治理散乱飞线等问题，与区住建委、规划委、"
+                "城管委、经信局等部门负责人面对面交流。会上形成三项共识，纳入小区有机更新方案。",
+        attendees=86,
+        outcomes=[sessions.OutcomeInput("按单元征询业主意见，同意的单元先行加装电梯。",
+                                        changed_item_ids=tuple(items.get("lift_retrofit", ()))),
+                  sessions.OutcomeInput("雨污水管线整体更换，施工期间分段停水并提前公告。",
+                                        changed_item_ids=tuple(items.get("drainage", ()))),
+                  sessions.OutcomeInput("架空线规整入地，由经信局协调通信运营商。",
+                                        changed_item_ids=tuple(items.get("overhead_wires", ())))])
+    first.created_at = DEMO_SESSION_TIMES[0] - dt.timedelta(days=14)
+    first.opened_at = DEMO_SESSION_TIMES[0]
+    first.closed_at = DEMO_SESSION_TIMES[0] + dt.timedelta(hours=2, minutes=30)
+
+    # 2. Open now: stairwells, access control, roadside parking.
+    second = sessions.create_session(
+        session, official, pilot.id, title="楼道清理、门禁安装与路侧停车意见征集",
+        starts_at=DEMO_SESSION_TIMES[1], place="社区居委会二楼会议室", facilitator_id=host.id,
+        topics=[topic("楼道清理", "stairwell"), topic("门禁安装", "access_control"),
+                topic("路侧停车", "parking")])
+    sessions.open_session(session, host, second.id)
+    second.created_at = DEMO_SESSION_TIMES[1] - dt.timedelta(days=10)
+    second.opened_at = DEMO_SESSION_TIMES[1]
+    said = [
+        post(second, 0, residents[2], "2单元楼道堆满了杂物，消防通道被堵。", pinned=True,
+             minutes=5),
+        post(second, 1, residents[3], "门禁卡希望能给老人多配一张。", pinned=True, minutes=12),
+        post(second, 2, residents[4], "晚上停车太难，能不能在东侧路边施划车位？", pinned=True,
+             minutes=20),
+        post(second, 2, host, "路边停车要留出消防车通道。", speaker="孙大爷", pinned=True,
+             minutes=31),
+    ]
+    answer = post(second, 2, official, "街道将会同交通部门勘查东侧道路，研究施划路侧停车位。",
+                  parent=said[2], minutes=45)
+    post(second, 2, residents[4], "谢谢，盼望早日落实。", parent=answer, minutes=50)
+    for comment, supporters in zip(said, ([0, 1, 3], [0], [0, 1, 2, 3], [1]), strict=True):
+        for index in supporters:
+            if residents[index].id != comment.author_id:
+                comments.support_comment(session, residents[index], comment.id)
+
+    # 3. Upcoming: garbage sorting and public space.
+    third = sessions.create_session(
+        session, official, pilot.id, title="垃圾分类驿站与公共空间美化讨论会",
+        starts_at=DEMO_SESSION_TIMES[2], place="老山东里北社区休闲广场", facilitator_id=host.id,
+        topics=[topic("垃圾分类驿站选址", "garbage_sorting"),
+                topic("公共空间美化", "public_space")])
+    third.created_at = DEMO_SESSION_TIMES[1]
+
+    # 效果共评: residents rate the finished items of their pilot community.
+    raters = {pilot.id: residents, **others}
+    rated = 0
+    for community_id, people in sorted(raters.items()):
+        for item in ratings.finished_items(session, community_id):
+            for user in people:
+                if rng.random() < 0.25:
+                    continue
+                score = int(rng.choice([2, 3, 4, 5], p=[0.05, 0.15, 0.4, 0.4]))
+                note = _RATING_NOTES[int(rng.integers(len(_RATING_NOTES)))]
+                rating = ratings.rate_item(session, user, item.id, score, note or None)
+                rating.created_at = dt.datetime.combine(
+                    item.actual_end or DEMO_REFERENCE_DAY, dt.time(12), dt.UTC)
+                rated += 1
+    session.flush()
+    return {"sessions": 3, "comments": session.scalar(
+        select(func.count()).select_from(SessionComment)), "ratings": rated}

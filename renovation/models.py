@@ -255,3 +255,259 @@ class ChangePhoto(Base):
     height: Mapped[int]
 
     change: Mapped[ItemChange] = relationship(back_populates="photos")
+
+
+# --- Open-space sessions ---
+# 开放空间讨论会: sessions per community with topics, residents' comments (optionally pinned
+# to the map), supports, flags and moderation, the minutes with their outcomes, and residents'
+# ratings of finished items (效果共评). The services are renovation.sessions, .comments,
+# .moderation and .ratings.
+
+
+class SessionStatus(enum.StrEnum):
+    """Where a session stands; it only moves forward (see renovation.sessions.ALLOWED_MOVES)."""
+
+    UPCOMING = "upcoming"  # 即将召开: announced, not yet open for comments
+    OPEN = "open"  # 征集意见中: residents comment, support, reply
+    CLOSED = "closed"  # 已结束: the minutes are recorded
+
+
+class Visibility(enum.StrEnum):
+    """Whether a comment is shown; the text itself is never changed or deleted."""
+
+    VISIBLE = "visible"
+    PENDING = "pending"  # hidden by enough flags until a moderator decides
+    HIDDEN = "hidden"  # hidden by a moderator
+
+
+class OutcomeEffect(enum.StrEnum):
+    CREATED = "created"  # the session's outcome created the item
+    CHANGED = "changed"  # the session's outcome changed the item
+
+
+class ModerationDecision(enum.StrEnum):
+    HIDE = "hide"
+    RESTORE = "restore"
+
+
+session_topic_items = sa.Table(
+    "session_topic_items", Base.metadata,
+    sa.Column("topic_id", sa.ForeignKey("session_topics.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("item_id", sa.ForeignKey("renovation_items.id", ondelete="CASCADE"),
+              primary_key=True, index=True),
+)
+
+
+class OpenSpaceSession(Base):
+    """An open-space session (开放空间讨论会) of one community."""
+
+    __tablename__ = "open_space_sessions"
+    __table_args__ = (
+        sa.CheckConstraint("attendees IS NULL OR attendees >= 0", name="attendees"),
+        sa.CheckConstraint("status != 'closed' OR closed_at IS NOT NULL", name="closed_at"),
+        sa.Index("ix_open_space_sessions_status_starts_at", "status", "starts_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("communities.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(sa.String(200))
+    starts_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
+    place: Mapped[str] = mapped_column(sa.String(200))
+    facilitator_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    status: Mapped[SessionStatus] = mapped_column(_enum(SessionStatus, "session_status"),
+                                                  default=SessionStatus.UPCOMING)
+    created_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    opened_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    closed_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    closed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    # The minutes, written when the session closes.
+    summary: Mapped[str | None] = mapped_column(sa.Text)
+    attendees: Mapped[int | None]
+
+    community: Mapped[Community] = relationship()
+    facilitator: Mapped[User] = relationship(foreign_keys=[facilitator_id])
+    created_by: Mapped[User] = relationship(foreign_keys=[created_by_id])
+    closed_by: Mapped[User | None] = relationship(foreign_keys=[closed_by_id])
+    topics: Mapped[list[SessionTopic]] = relationship(back_populates="session",
+                                                      order_by="SessionTopic.position")
+    outcomes: Mapped[list[SessionOutcome]] = relationship(back_populates="session",
+                                                          order_by="SessionOutcome.position")
+
+    def __repr__(self) -> str:
+        return f"<OpenSpaceSession {self.id} {self.status}>"
+
+
+class SessionTopic(Base):
+    """A topic of a session, tied to an item kind or to specific items (or both)."""
+
+    __tablename__ = "session_topics"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("open_space_sessions.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(default=0)
+    title: Mapped[str] = mapped_column(sa.String(200))
+    kind: Mapped[str | None] = mapped_column(sa.String(32))
+
+    session: Mapped[OpenSpaceSession] = relationship(back_populates="topics")
+    items: Mapped[list[RenovationItem]] = relationship(secondary=session_topic_items,
+                                                       order_by="RenovationItem.id")
+
+
+class SessionOutcome(Base):
+    """One outcome in a session's minutes, linked to the items it created or changed."""
+
+    __tablename__ = "session_outcomes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("open_space_sessions.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(default=0)
+    text: Mapped[str] = mapped_column(sa.Text)
+
+    session: Mapped[OpenSpaceSession] = relationship(back_populates="outcomes")
+    links: Mapped[list[OutcomeItem]] = relationship(back_populates="outcome",
+                                                    order_by="OutcomeItem.item_id")
+
+
+class OutcomeItem(Base):
+    """An item an outcome created or changed."""
+
+    __tablename__ = "session_outcome_items"
+
+    outcome_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("session_outcomes.id", ondelete="CASCADE"), primary_key=True)
+    item_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("renovation_items.id", ondelete="CASCADE"), primary_key=True, index=True)
+    effect: Mapped[OutcomeEffect] = mapped_column(_enum(OutcomeEffect, "effect"))
+
+    outcome: Mapped[SessionOutcome] = relationship(back_populates="links")
+    item: Mapped[RenovationItem] = relationship()
+
+
+class SessionComment(Base):
+    """A comment under a topic, or a reply to one. Its text is never changed (a trigger
+    refuses it): moderation only changes whether it is shown."""
+
+    __tablename__ = "session_comments"
+    __table_args__ = (
+        sa.CheckConstraint("depth BETWEEN 0 AND 2", name="depth"),
+        sa.CheckConstraint("length(body) BETWEEN 1 AND 2000", name="body_length"),
+        sa.CheckConstraint("(depth = 0) = (parent_id IS NULL)", name="parent_depth"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("open_space_sessions.id", ondelete="CASCADE"), index=True)
+    topic_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("session_topics.id", ondelete="CASCADE"), index=True)
+    parent_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("session_comments.id", ondelete="CASCADE"), index=True)
+    depth: Mapped[int] = mapped_column(default=0)
+    # Who posted it: the resident, or the facilitator who typed a spoken comment in.
+    author_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    # The attendee who said it at the session, when the facilitator typed it in.
+    speaker_name: Mapped[str | None] = mapped_column(sa.String(100))
+    is_official: Mapped[bool] = mapped_column(default=False)
+    body: Mapped[str] = mapped_column(sa.Text)
+    location = mapped_column(Geometry("POINT", srid=SRID, spatial_index=True), nullable=True)
+    visibility: Mapped[Visibility] = mapped_column(_enum(Visibility, "visibility"),
+                                                   default=Visibility.VISIBLE, index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+    session: Mapped[OpenSpaceSession] = relationship()
+    topic: Mapped[SessionTopic] = relationship()
+    author: Mapped[User] = relationship()
+    parent: Mapped[SessionComment | None] = relationship(remote_side=[id])
+
+
+class CommentSupport(Base):
+    """A resident's support (+1) of a comment: one per resident per comment."""
+
+    __tablename__ = "comment_supports"
+
+    comment_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("session_comments.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), primary_key=True,
+                                         index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
+class CommentFlag(Base):
+    """Someone's report that a comment should not be shown; resolved by a moderator's decision."""
+
+    __tablename__ = "comment_flags"
+    __table_args__ = (sa.UniqueConstraint("comment_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    comment_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("session_comments.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    reason: Mapped[str] = mapped_column(sa.String(500), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    resolved: Mapped[bool] = mapped_column(default=False)
+
+    user: Mapped[User] = relationship()
+
+
+class ModerationAction(Base):
+    """A moderator's decision on a comment, with the reason. Never updated or deleted."""
+
+    __tablename__ = "moderation_actions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    comment_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("session_comments.id", ondelete="CASCADE"), index=True)
+    moderator_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    decision: Mapped[ModerationDecision] = mapped_column(_enum(ModerationDecision, "decision"))
+    reason: Mapped[str] = mapped_column(sa.String(500))
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+    moderator: Mapped[User] = relationship()
+
+
+class CommunityInvite(Base):
+    """An invite code with which residents open their own account in a community.
+
+    Only the code's SHA-256 is stored; the code is shown once, to whoever made it.
+    """
+
+    __tablename__ = "community_invites"
+    __table_args__ = (sa.CheckConstraint("uses >= 0 AND uses <= max_uses", name="uses"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("communities.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
+    max_uses: Mapped[int]
+    uses: Mapped[int] = mapped_column(default=0)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+    community: Mapped[Community] = relationship()
+
+
+class ItemRating(Base):
+    """A resident's rating of a finished item (效果共评): 1 to 5, once per resident and item."""
+
+    __tablename__ = "item_ratings"
+    __table_args__ = (
+        sa.UniqueConstraint("item_id", "user_id"),
+        sa.CheckConstraint("score BETWEEN 1 AND 5", name="score"),
+        sa.CheckConstraint("comment IS NULL OR length(comment) <= 2000", name="comment_length"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("renovation_items.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    score: Mapped[int]
+    comment: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+    item: Mapped[RenovationItem] = relationship()

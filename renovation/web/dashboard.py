@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 from flask_babel import gettext as _
 
-from renovation import charts
+from renovation import charts, ratings
 from renovation import dashboard as service
 from renovation.catalogue import KINDS
 from renovation.errors import NotFound
@@ -33,7 +33,7 @@ SATISFACTION = "gengxin.satisfaction"
 
 
 def _satisfaction() -> service.SatisfactionSource:
-    return current_app.extensions.get(SATISFACTION, service.no_ratings)
+    return current_app.extensions.get(SATISFACTION, ratings.satisfaction_rates)
 
 
 def _street_choices() -> list[dict]:

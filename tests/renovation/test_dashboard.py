@@ -22,8 +22,9 @@ from geo.assets import external_urls
 from renovation import dashboard
 from renovation.catalogue import BY_CODE
 from renovation.filters import Filters
-from renovation.models import Community, ItemChange, RenovationItem, Street, User
+from renovation.models import Community, ItemChange, ItemRating, RenovationItem, Street, User
 from renovation.progress import Progress, progress_by
+from renovation.ratings import satisfaction_rates
 from renovation.status import Status
 
 TODAY = dt.date(2026, 6, 1)
@@ -187,6 +188,19 @@ def test_the_satisfaction_column_takes_a_source_when_there_is_one(session):
     assert table.rows[-1][-1] == 78.5
 
 
+def test_satisfaction_is_the_share_of_ratings_of_four_or_five(session):
+    rows = session.execute(sa.select(Community.street_id, ItemRating.score)
+                           .join(RenovationItem, ItemRating.item)
+                           .join(Community, RenovationItem.community)).all()
+    assert rows, "the demo has ratings"
+    expected = {}
+    for street_id in {s for s, _ in rows}:
+        scores = [score for s, score in rows if s == street_id]
+        expected[street_id] = round(100 * sum(x >= 4 for x in scores) / len(scores), 1)
+    expected[None] = round(100 * sum(x >= 4 for _, x in rows) / len(rows), 1)
+    assert satisfaction_rates(session, Filters(), "street") == expected
+
+
 # --- The pages --------------------------------------------------------------------------------
 
 def page(client, path: str, **kwargs):
@@ -198,7 +212,8 @@ def page(client, path: str, **kwargs):
 
 def test_dashboard_page_is_public_and_shows_the_ranked_comparison(client, app_session):
     response, doc = page(client, "/dashboard?lang=en")
-    board = dashboard.build_dashboard(app_session, Filters())
+    board = dashboard.build_dashboard(app_session, Filters(),
+                                      satisfaction=satisfaction_rates)
     rows = doc.find("table", id="comparison-table").find("tbody").find_all("tr")
     assert [r.attrs["data-code"] for r in rows] == [r.code for r in board.comparison.rows]
     names = {s.code: s.name_en for s in app_session.scalars(sa.select(Street))}
@@ -206,7 +221,8 @@ def test_dashboard_page_is_public_and_shows_the_ranked_comparison(client, app_se
         cells = [squeeze(td.text()) for td in tr.find_all("td")]
         assert cells[0] == str(row.rank) and cells[1] == names[row.code]
         assert cells[3] == f"{row.progress.done}/{row.progress.items}"
-        assert cells[5] == str(row.progress.overdue) and cells[6] == "—"
+        expected = "—" if row.satisfaction is None else f"{row.satisfaction:.0f}%"
+        assert cells[5] == str(row.progress.overdue) and cells[6] == expected
         link = tr.find("a").attrs["href"]
         assert link == f"/dashboard/streets/{row.code}"
     total = [squeeze(td.text()) for td in doc.find("tfoot").find_all("td")]
@@ -251,7 +267,8 @@ def test_street_dashboard_and_filters_in_links(client, app_session):
 
 
 def test_csv_of_each_chart_equals_its_table(client, app_session):
-    board = dashboard.build_dashboard(app_session, Filters(pilot_only=True))
+    board = dashboard.build_dashboard(app_session, Filters(pilot_only=True),
+                                      satisfaction=satisfaction_rates)
     for name in dashboard.TABLES:
         response = client.get(f"/dashboard/{name}.csv?pilot=1&lang=en")
         assert response.status_code == 200
@@ -303,10 +320,9 @@ def test_the_report_of_each_street_lists_its_overdue_items(client, app_session):
 
 
 @pytest.mark.browser
+@pytest.mark.parametrize("backend", ["spatialite"])  # the pages are the same on both backends
 def test_dashboard_fits_a_phone_and_the_report_prints_one_a4_page_per_street(
         browser, backend, request):
-    if backend != "spatialite":
-        pytest.skip("the pages are the same on both backends; one browser run is enough")
     live_server = request.getfixturevalue("live_server")
     app_session = request.getfixturevalue("app_session")
     phone = browser.new_page(viewport={"width": 375, "height": 740}, is_mobile=True,
