@@ -1,4 +1,5 @@
-"""The collections the OGC API – Features endpoint serves: streets, communities and items.
+"""The collections the OGC API – Features endpoint serves: streets, communities, items and
+the residents' pinned comments.
 
 Each collection says which properties its features carry, which of them can be
 filtered with a query parameter of the same name, and how to read them from the
@@ -8,6 +9,11 @@ through the spatial index (:func:`geo.spatialdb.bbox_filter`) and then an exact
 and the page (``ORDER BY id LIMIT OFFSET``). Features come out as GeoJSON
 dictionaries in CRS84, written by the database; the web layer changes their CRS
 and adds links. Nothing here touches a Flask request.
+
+A collection may have a ``scope``: conditions every feature meets, whatever the
+client asks. The comments collection uses it to serve only what the public sees
+(shown, not hidden by flags or a moderator, and pinned); it applies to counts,
+pages, single features and the extent alike.
 """
 
 from __future__ import annotations
@@ -39,7 +45,17 @@ from geo.ogcapi import (
 )
 from geo.spatialdb import as_geojson, bbox_filter, envelope, is_sqlite
 from renovation.catalogue import BY_CODE, KINDS
-from renovation.models import Community, RenovationItem, Street
+from renovation.comments import support_counts
+from renovation.models import (
+    Community,
+    OpenSpaceSession,
+    RenovationItem,
+    SessionComment,
+    SessionTopic,
+    Street,
+    Visibility,
+)
+from renovation.overview import MAX_ID
 from renovation.progress import NO_ITEMS, progress_by
 from renovation.status import Status
 
@@ -83,7 +99,7 @@ class Queryable:
 
     name: str
     column: object  # the SQL expression compared
-    type: str  # string or boolean
+    type: str  # string, integer (an id: 1 to MAX_ID) or boolean
     description: str
     enum: tuple[str, ...] | None = None
 
@@ -95,6 +111,11 @@ class Queryable:
             if text.lower() in _FALSE:
                 return False
             raise OgcApiError(self.name, "must be true or false")
+        if self.type == "integer":
+            if not (text.isascii() and text.isdigit() and len(text) <= len(str(MAX_ID))
+                    and 0 < int(text) <= MAX_ID):
+                raise OgcApiError(self.name, f"must be a whole number from 1 to {MAX_ID}")
+            return int(text)
         if self.enum is not None and text not in self.enum:
             raise OgcApiError(self.name, "must be one of " + ", ".join(self.enum))
         if len(text) > MAX_FILTER_LENGTH:
@@ -105,6 +126,8 @@ class Queryable:
         found = {"type": self.type, "description": self.description}
         if self.enum:
             found["enum"] = list(self.enum)
+        if self.type == "integer":
+            found.update(minimum=1, maximum=MAX_ID)
         return found
 
 
@@ -137,6 +160,9 @@ class Collection:
     queryables: dict[str, Queryable]
     html_columns: tuple[str, ...]
     joins: tuple = field(default=())  # (entity, onclause) pairs reaching the filter columns
+    # Conditions on the model's own columns every feature meets, whatever is asked.
+    scope: tuple = field(default=())
+    temporal_property: str = "updated_at"  # the property holding `temporal`'s value
 
     @property
     def property_names(self) -> list[str]:
@@ -152,7 +178,7 @@ class Collection:
     def _where(self, bind, query: FeatureQuery) -> list:
         table = self.model.__table__
         column = table.c[self.geometry_column]
-        clauses = []
+        clauses = list(self.scope)
         if query.bboxes:
             # The index narrows to boxes that meet the box; ST_Intersects keeps the shapes that do.
             clauses.append(sa.or_(*(
@@ -183,7 +209,8 @@ class Collection:
 
     def feature(self, session: Session, feature_id: int, lang: str = "zh") -> dict | None:
         """The feature `feature_id`, or None."""
-        statement = self._select(session.get_bind()).where(self.model.id == feature_id)
+        statement = self._select(session.get_bind()).where(self.model.id == feature_id,
+                                                           *self.scope)
         found = self._features(session, session.execute(statement).all(), lang)
         return found[0] if found else None
 
@@ -198,11 +225,12 @@ class Collection:
             edges = (sa.func.ST_XMin, sa.func.ST_YMin, sa.func.ST_XMax, sa.func.ST_YMax)
         corners = (sa.func.min(edges[0](column)), sa.func.min(edges[1](column)),
                    sa.func.max(edges[2](column)), sa.func.max(edges[3](column)))
-        bbox = session.execute(sa.select(*corners)).one()
+        bbox = session.execute(sa.select(*corners).where(*self.scope)).one()
         interval = None
         if self.temporal is not None:
             interval = session.execute(
-                sa.select(sa.func.min(self.temporal), sa.func.max(self.temporal))).one()
+                sa.select(sa.func.min(self.temporal), sa.func.max(self.temporal))
+                .where(*self.scope)).one()
         return Extent(None if bbox[0] is None else tuple(float(v) for v in bbox),
                       None if interval is None or interval[0] is None else tuple(interval))
 
@@ -312,6 +340,44 @@ class ItemCollection(Collection):
         return found
 
 
+class CommentCollection(Collection):
+    """Residents' pinned comments as the public sees them: the text, where, in which session
+    and topic, and what kind of author (never who: no names, no accounts)."""
+
+    def _columns(self) -> list:
+        # The speaker's name is never read: only whether there is one.
+        return [SessionComment.session_id, OpenSpaceSession.title, Community.code,
+                Community.name, Street.code, SessionTopic.title, SessionComment.body,
+                SessionComment.is_official, SessionComment.speaker_name.is_not(None),
+                SessionComment.author_id == OpenSpaceSession.facilitator_id,
+                SessionComment.created_at]
+
+    def _properties(self, session: Session, rows, lang: str) -> list[dict]:
+        supports = support_counts(session, [row[0] for row in rows])
+        found = []
+        for (comment_id, _geometry, session_id, session_title, community_code, community_name,
+             street_code, topic_title, body, is_official, typed_in, by_facilitator,
+             created_at) in rows:
+            kind = ("official" if is_official else "attendee" if typed_in
+                    else "facilitator" if by_facilitator else "resident")
+            found.append({
+                "session": session_id, "session_title": session_title,
+                "community_code": community_code, "community_name": community_name,
+                "street_code": street_code, "topic_title": topic_title, "text": body,
+                "author_kind": kind, "author_kind_name": str(AUTHOR_KINDS[kind]),
+                "supports": int(supports.get(comment_id, 0)),
+                # The text is never changed (the database refuses it): updated is created.
+                "created_at": rfc3339(created_at), "updated_at": rfc3339(created_at)})
+        return found
+
+
+#: How the session page presents a comment's author, without saying who.
+AUTHOR_KINDS = {
+    "resident": _l("Resident"),
+    "official": _l("Official answer"),
+    "attendee": _l("Said at the session by an attendee"),
+    "facilitator": _l("Facilitator"),
+}
 _KIND_CODES = tuple(kind.code for kind in KINDS)
 _STATUSES = tuple(status.value for status in Status)
 _UPDATED = Property("updated_at", "string", "When the record last changed (UTC); the "
@@ -414,7 +480,49 @@ ITEMS = ItemCollection(
                   "planned_end"),
 )
 
-COLLECTIONS: dict[str, Collection] = {c.id: c for c in (STREETS, COMMUNITIES, ITEMS)}
+COMMENTS = CommentCollection(
+    id="comments", title=_l("Pinned comments"),
+    description=_l("What residents said in open-space sessions and pinned to the map, as "
+                   "the session pages show it: comments hidden by flags or by a moderator "
+                   "are left out."),
+    model=SessionComment, geometry_column="location", temporal=SessionComment.created_at,
+    temporal_property="created_at",
+    joins=((OpenSpaceSession, SessionComment.session), (SessionTopic, SessionComment.topic),
+           (Community, OpenSpaceSession.community), (Street, Community.street)),
+    scope=(SessionComment.location.is_not(None),
+           SessionComment.visibility == Visibility.VISIBLE),
+    properties=(
+        Property("session", "integer", "The id of the open-space session the comment was "
+                 "made in."),
+        Property("session_title", "string", "The session's title."),
+        Property("community_code", "string", "The code of the session's community."),
+        Property("community_name", "string", "The name of the session's community."),
+        Property("street_code", "string", _STREET_CODE),
+        Property("topic_title", "string", "The title of the topic the comment is under."),
+        Property("text", "string", "The comment as its author wrote it: plain text, not "
+                 "escaped (escape it before putting it into HTML)."),
+        Property("author_kind", "string", "Who spoke, as the session page shows it: a "
+                 "resident, an official answer, an attendee whose words the facilitator "
+                 "typed in, or the facilitator. Never a name.", enum=tuple(AUTHOR_KINDS)),
+        Property("author_kind_name", "string", "author_kind in the language asked for (lang)."),
+        Property("supports", "integer", "How many residents support the comment."),
+        Property("created_at", "string", "When the comment was posted (UTC); the datetime "
+                 "parameter filters on it.", format="date-time"),
+        Property("updated_at", "string", "The same as created_at: a comment's text is never "
+                 "changed.", format="date-time"),
+    ),
+    queryables={
+        "street_code": Queryable("street_code", Street.code, "string", _STREET_CODE),
+        "community_code": Queryable("community_code", Community.code, "string",
+                                    "The code of the session's community."),
+        "session": Queryable("session", SessionComment.session_id, "integer",
+                             "The id of the open-space session."),
+    },
+    html_columns=("session_title", "topic_title", "author_kind_name", "text", "supports",
+                  "created_at"),
+)
+
+COLLECTIONS: dict[str, Collection] = {c.id: c for c in (STREETS, COMMUNITIES, ITEMS, COMMENTS)}
 
 
 # --- Schemas and the OpenAPI document -------------------------------------------------------------
@@ -522,6 +630,10 @@ def openapi_document(server_url: str, title: str, description: str) -> dict:
             datetime = {**parameters["datetime"],
                         "description": f"The {c.id} have no update time: datetime is accepted "
                                        "and keeps every feature."}
+        elif c.temporal_property != "updated_at":
+            datetime = {**parameters["datetime"],
+                        "description": parameters["datetime"]["description"]
+                        + f" Filters the {c.id} on {c.temporal_property}."}
         items_parameters = [ref("bbox"), ref("bbox-crs"), datetime, ref("limit"),
                             ref("offset"), ref("crs"), *filters, *common]
         paths[base] = _operation(f"describe_{c.id}", f"The {c.id} collection", common,

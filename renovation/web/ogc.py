@@ -1,4 +1,4 @@
-"""OGC API – Features under /ogc: streets, communities and items for QGIS, GDAL and ArcGIS.
+"""OGC API – Features under /ogc: streets, communities, items and pinned comments for GIS.
 
 Part 1 (requirement classes core, GeoJSON, HTML, OpenAPI 3.0) and Part 2 (CRS by
 reference). A view checks the query string with :mod:`geo.ogcapi` (an unknown or
@@ -134,8 +134,8 @@ def _title() -> str:
 
 
 def _description() -> str:
-    return _("Streets, communities and their renovation items as OGC API – Features, "
-             "for QGIS, GDAL and other GIS software.")
+    return _("Streets, communities, their renovation items and the residents' pinned "
+             "comments as OGC API – Features, for QGIS, GDAL and other GIS software.")
 
 
 # --- Error handling: OGC exceptions in JSON, the error page in HTML -------------------------------

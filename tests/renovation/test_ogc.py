@@ -21,14 +21,33 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT4
 from shapely.geometry import box, shape
 
-from renovation.models import Community, RenovationItem, Street
+from renovation import moderation
+from renovation.comments import CommentInput, post_comment, support_counts
+from renovation.models import (
+    Community,
+    ModerationDecision,
+    OpenSpaceSession,
+    RenovationItem,
+    SessionComment,
+    SessionTopic,
+    Street,
+    User,
+    Visibility,
+)
 from renovation.progress import progress_by
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 EPSG4326 = "http://www.opengis.net/def/crs/EPSG/0/4326"
 CGCS2000 = "http://www.opengis.net/def/crs/EPSG/0/4490"
 MODELS = {"streets": (Street, "boundary"), "communities": (Community, "footprint"),
-          "items": (RenovationItem, "geometry")}
+          "items": (RenovationItem, "geometry"), "comments": (SessionComment, "location")}
+COLLECTION_IDS = ["streets", "communities", "items", "comments"]
+#: What the public may see of each collection: of comments, the shown ones with a pin.
+PUBLIC = {"comments": (SessionComment.location.is_not(None),
+                       SessionComment.visibility == Visibility.VISIBLE)}
+#: The column the datetime parameter filters on; streets have none.
+TIMES = {"communities": Community.updated_at, "items": RenovationItem.updated_at,
+         "comments": SessionComment.created_at}
 #: A box in western Shijingshan holding some, not all, communities and items (lon/lat).
 WEST_BOX = (116.14, 39.90, 116.20, 39.94)
 EMPTY_BOX = (100.0, 30.0, 100.1, 30.1)
@@ -85,10 +104,14 @@ def one_link(body: dict, rel: str, type_: str) -> dict:
 def db_ids(session, collection: str, *where) -> list[int]:
     model, _ = MODELS[collection]
     query = sa.select(model.id)
+    if model is SessionComment:
+        query = query.join(OpenSpaceSession, SessionComment.session).join(
+            Community, OpenSpaceSession.community)
     if model is RenovationItem:
-        query = query.join(Community, RenovationItem.community).join(Street, Community.street)
-    elif model is Community:
+        query = query.join(Community, RenovationItem.community)
+    if model is not Street:
         query = query.join(Street, Community.street)
+    where = (*PUBLIC.get(collection, ()), *where)
     return list(session.scalars(query.where(*where).order_by(model.id)))
 
 
@@ -96,7 +119,8 @@ def db_shapes(session, collection: str) -> dict[int, object]:
     model, column = MODELS[collection]
     geometry = getattr(model, column)
     return {i: to_shape(g) for i, g in session.execute(
-        sa.select(model.id, geometry).where(geometry.is_not(None)))}
+        sa.select(model.id, geometry).where(geometry.is_not(None),
+                                            *PUBLIC.get(collection, ())))}
 
 
 def intersecting(shapes: dict[int, object], bbox) -> set[int]:
@@ -157,7 +181,7 @@ def test_landing_page_links_lead_to_working_resources(client):
         "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs"}
     spec = Spec(client)
     assert spec.document["servers"] == [{"url": "http://localhost/ogc"}]
-    for name in ("streets", "communities", "items"):
+    for name in COLLECTION_IDS:
         parameters = spec.document["paths"][f"/collections/{name}/items"]["get"]["parameters"]
         assert {"$ref": "#/components/parameters/limit"} in parameters
     assert spec.document["components"]["parameters"]["limit"]["schema"] == {
@@ -176,7 +200,7 @@ def test_collections_describe_extent_crs_schema_and_queryables(client, app_sessi
     spec = Spec(client)
     collections = get_json(client, "/ogc/collections")
     assert {"self", "alternate"} <= set(links_by_rel(collections))
-    assert [c["id"] for c in collections["collections"]] == ["streets", "communities", "items"]
+    assert [c["id"] for c in collections["collections"]] == COLLECTION_IDS
     for entry in collections["collections"]:
         name = entry["id"]
         assert get_json(client, f"/ogc/collections/{name}") == entry
@@ -190,12 +214,12 @@ def test_collections_describe_extent_crs_schema_and_queryables(client, app_sessi
                   max(g.bounds[3] for g in shapes.values())]
         assert entry["extent"]["spatial"]["crs"] == CRS84
         assert entry["extent"]["spatial"]["bbox"][0] == pytest.approx(bounds, abs=1e-9)
-        model, _ = MODELS[name]
-        if model is Street:
+        if name not in TIMES:
             assert "temporal" not in entry["extent"]
         else:
             first, last = app_session.execute(
-                sa.select(sa.func.min(model.updated_at), sa.func.max(model.updated_at))).one()
+                sa.select(sa.func.min(TIMES[name]), sa.func.max(TIMES[name]))
+                .where(*PUBLIC.get(name, ()))).one()
             interval = [dt.datetime.fromisoformat(v) for v in
                         entry["extent"]["temporal"]["interval"][0]]
             assert interval == [utc(first), utc(last)]
@@ -227,7 +251,8 @@ def test_collections_describe_extent_crs_schema_and_queryables(client, app_sessi
 # --- Paging -----------------------------------------------------------------------------------
 
 def test_next_links_page_through_every_feature_once(client, app_session):
-    for collection, limit in (("streets", 4), ("communities", 60), ("items", 250)):
+    for collection, limit in (("streets", 4), ("communities", 60), ("items", 250),
+                              ("comments", 3)):
         assert_pages_through(client, app_session, collection, limit)
 
 
@@ -281,7 +306,7 @@ def test_limit_defaults_to_10_and_large_limits_are_clamped(client, app_session):
 
 def test_bbox_in_crs84_and_in_lat_lon_crss_matches_shapely(client, app_session):
     spec = Spec(client)
-    for collection in ("streets", "communities", "items"):
+    for collection in COLLECTION_IDS:
         shapes = db_shapes(app_session, collection)
         minx, miny, maxx, maxy = WEST_BOX
         expected = sorted(intersecting(shapes, WEST_BOX))
@@ -437,6 +462,15 @@ BAD_REQUESTS = [
     ("/ogc/collections/items/items?street_code=" + "1" * 65, 400),
     ("/ogc/collections/communities/items?is_pilot=maybe", 400),
     ("/ogc/collections/communities/items?kind=lift_retrofit", 400),  # not a communities filter
+    ("/ogc/collections/comments/items?session=abc", 400),
+    ("/ogc/collections/comments/items?session=0", 400),
+    ("/ogc/collections/comments/items?session=-1", 400),
+    ("/ogc/collections/comments/items?session=2147483648", 400),
+    ("/ogc/collections/comments/items?session=" + "9" * 40, 400),
+    ("/ogc/collections/comments/items?session=%EF%BC%91", 400),  # a full-width digit one
+    ("/ogc/collections/comments/items?kind=lift_retrofit", 400),
+    ("/ogc/collections/items/items?session=1", 400),  # not an items filter
+    ("/ogc/collections/comments/items/999999", 404),
     ("/ogc/collections/items/items?colour=red", 400),
     ("/ogc/collections/items/items?limit=1&limit=2", 400),
     ("/ogc/collections/items/items?f=xml", 400),
@@ -536,3 +570,216 @@ def test_features_carry_the_pages_figures(client, app_session):
     assert {"self", "alternate", "collection"} <= set(links_by_rel(single))
     Spec(client).check("/collections/communities/items/{featureId}", single,
                        "application/geo+json")
+
+
+# --- Pinned comments --------------------------------------------------------------------------
+
+def users_named(db, *usernames: str) -> list[User]:
+    return [db.scalar(sa.select(User).where(User.username == name)) for name in usernames]
+
+
+def open_session(db) -> OpenSpaceSession:
+    return db.scalar(sa.select(OpenSpaceSession).where(OpenSpaceSession.status == "open")
+                     .order_by(OpenSpaceSession.id))
+
+
+def a_pin(db, community_id: int) -> tuple[float, float]:
+    """Where a shown comment of the community is pinned: a place pins are allowed."""
+    location = db.scalar(sa.select(SessionComment.location)
+                         .join(OpenSpaceSession, SessionComment.session)
+                         .where(OpenSpaceSession.community_id == community_id,
+                                SessionComment.location.is_not(None))
+                         .order_by(SessionComment.id))
+    return to_shape(location).coords[0]
+
+
+def between_pins(shapes: dict[int, object]) -> tuple[float, float, float, float]:
+    """A box around the western half of the pins, its east edge halfway between two pins."""
+    lons = sorted({g.x for g in shapes.values()})
+    lats = [g.y for g in shapes.values()]
+    middle = len(lons) // 2
+    return (lons[0] - 0.001, min(lats) - 0.001, (lons[middle - 1] + lons[middle]) / 2,
+            max(lats) + 0.001)
+
+
+def expected_author_kind(comment: SessionComment) -> str:
+    if comment.is_official:
+        return "official"
+    if comment.speaker_name is not None:
+        return "attendee"
+    return "facilitator" if comment.author_id == comment.session.facilitator_id else "resident"
+
+
+def test_comments_are_the_shown_pins_with_what_the_session_page_shows(client, app_session):
+    spec = Spec(client)
+    public = db_ids(app_session, "comments")
+    everything = list(app_session.scalars(sa.select(SessionComment.id)))
+    assert len(public) >= 5 and set(public) < set(everything)  # replies without pins stay out
+    response = get(client, "/ogc/collections/comments/items", mimetype="application/geo+json",
+                   limit=1000)
+    body = json.loads(response.get_data())
+    spec.check("/collections/comments/items", body, "application/geo+json")
+    assert ids(body) == public and body["numberMatched"] == len(public)
+    supports = support_counts(app_session, public)
+    kinds = set()
+    for feature in body["features"]:
+        comment = app_session.get(SessionComment, feature["id"])
+        props = feature["properties"]
+        kinds.add(props["author_kind"])
+        assert props == {
+            "session": comment.session_id, "session_title": comment.session.title,
+            "community_code": comment.session.community.code,
+            "community_name": comment.session.community.name,
+            "street_code": comment.session.community.street.code,
+            "topic_title": app_session.get(SessionTopic, comment.topic_id).title,
+            "text": comment.body, "author_kind": expected_author_kind(comment),
+            "author_kind_name": props["author_kind_name"],
+            "supports": supports.get(comment.id, 0),
+            "created_at": props["created_at"], "updated_at": props["created_at"]}
+        assert dt.datetime.fromisoformat(props["created_at"]) == utc(comment.created_at)
+        assert shape(feature["geometry"]).equals_exact(to_shape(comment.location), 1e-6)
+    assert {"resident", "attendee"} <= kinds
+    assert any(f["properties"]["supports"] > 1 for f in body["features"])
+    # Who said it is not published: no names of authors, of attendees, of accounts.
+    raw = response.get_data(as_text=True)
+    authors = app_session.scalars(sa.select(User).distinct().join(
+        SessionComment, SessionComment.author_id == User.id))
+    for person in authors:
+        assert person.display_name not in raw
+    for speaker in app_session.scalars(sa.select(SessionComment.speaker_name)
+                                       .where(SessionComment.speaker_name.is_not(None))):
+        assert speaker not in raw
+    assert "username" not in raw and "speaker" not in raw
+
+    # Hidden by flags (pending a moderator): gone from pages, counts, single features, boxes.
+    target, other = public[0], public[1]
+    for reporter in users_named(app_session, "planner", "official-bajiao", "official-laoshan"):
+        moderation.flag_comment(app_session, reporter, target, "广告", flags_to_hide=3)
+    app_session.commit()
+    assert app_session.get(SessionComment, target).visibility is Visibility.PENDING
+    point = to_shape(app_session.get(SessionComment, target).location)
+    around = f"{point.x - 1e-4},{point.y - 1e-4},{point.x + 1e-4},{point.y + 1e-4}"
+
+    def shown(**params) -> list[int]:
+        return ids(get_features(client, "comments", limit=1000, **params))
+
+    assert shown() == db_ids(app_session, "comments") == public[1:]
+    assert target not in shown(bbox=around)
+    assert target not in shown(session=str(app_session.get(SessionComment, target).session_id))
+    assert client.get(f"/ogc/collections/comments/items/{target}").status_code == 404
+    # Hidden by a moderator: the same.
+    moderator, = users_named(app_session, "moderator")
+    moderation.decide(app_session, moderator, other, ModerationDecision.HIDE, "人身攻击")
+    app_session.commit()
+    assert shown() == db_ids(app_session, "comments") == public[2:]
+    assert client.get(f"/ogc/collections/comments/items/{other}?f=html").status_code == 404
+    # Restored: back again.
+    moderation.decide(app_session, moderator, target, ModerationDecision.RESTORE, "不违规")
+    app_session.commit()
+    assert shown() == [target, *public[2:]]
+    assert get_json(client, f"/ogc/collections/comments/items/{target}",
+                    "application/geo+json")["id"] == target
+
+    # A new comment shows once it is pinned, never without its pin.
+    session_ = open_session(app_session)
+    resident, = users_named(app_session, "resident")
+    lon, lat = a_pin(app_session, session_.community_id)
+    plain = post_comment(app_session, resident, session_.id,
+                         CommentInput(session_.topics[0].id, "没有定位的意见"))
+    pinned = post_comment(app_session, resident, session_.id,
+                          CommentInput(session_.topics[0].id, "有定位的意见", lon=lon, lat=lat))
+    app_session.commit()
+    now = shown()
+    assert pinned.id in now and plain.id not in now
+    assert now == db_ids(app_session, "comments")
+    extent = get_json(client, "/ogc/collections/comments")["extent"]
+    interval = [dt.datetime.fromisoformat(v) for v in extent["temporal"]["interval"][0]]
+    assert interval[1] == utc(app_session.get(SessionComment, pinned.id).created_at)
+
+
+def test_comments_filter_by_street_community_session_bbox_and_time(client, app_session):
+    public = db_ids(app_session, "comments")
+    sessions_ = sorted({app_session.get(SessionComment, i).session_id for i in public})
+    assert len(sessions_) >= 2
+    for session_id in sessions_:
+        body = get_features(client, "comments", session=str(session_id), limit=1000)
+        assert ids(body) == db_ids(app_session, "comments",
+                                   SessionComment.session_id == session_id)
+        assert {f["properties"]["session"] for f in body["features"]} == {session_id}
+    paged = get_features(client, "comments", session=str(sessions_[-1]), limit=2)
+    follow = get_json(client, relative(one_link(paged, "next", "application/geo+json")["href"]),
+                      "application/geo+json")
+    assert ids(paged) + ids(follow) == db_ids(
+        app_session, "comments", SessionComment.session_id == sessions_[-1])[:4]
+    community, street = app_session.execute(
+        sa.select(Community.code, Street.code).join(Street, Community.street)
+        .where(Community.is_district_pilot)).one()
+    assert ids(get_features(client, "comments", community_code=community, limit=1000)) == \
+        db_ids(app_session, "comments", Community.code == community) == public
+    assert ids(get_features(client, "comments", street_code=street, limit=1000)) == public
+    other_street = app_session.scalar(sa.select(Street.code).where(Street.code != street))
+    assert ids(get_features(client, "comments", street_code=other_street)) == []
+    assert ids(get_features(client, "comments", session="2147483647")) == []
+
+    # The box goes through the pins' spatial index, then exactly; in lat/lon CRSs too.
+    shapes = db_shapes(app_session, "comments")
+    west = between_pins(shapes)
+    expected = sorted(intersecting(shapes, west))
+    assert 0 < len(expected) < len(public)
+    minx, miny, maxx, maxy = west
+    body = get_features(client, "comments", bbox=f"{minx},{miny},{maxx},{maxy}")
+    assert ids(body) == expected and body["numberMatched"] == len(expected)
+    swapped = get_features(client, "comments", bbox=f"{miny},{minx},{maxy},{maxx}",
+                           bbox_crs=CGCS2000, crs=CGCS2000, limit=1000)
+    assert ids(swapped) == expected
+    for feature in swapped["features"]:
+        lon, lat = shapes[feature["id"]].coords[0]
+        assert feature["geometry"]["coordinates"] == pytest.approx([lat, lon], abs=1e-9)
+    assert ids(get_features(client, "comments", bbox=f"{minx},{miny},{maxx},{maxy}",
+                            session=str(sessions_[0]), limit=1000)) == sorted(
+        set(expected) & set(db_ids(app_session, "comments",
+                                   SessionComment.session_id == sessions_[0])))
+
+    # datetime filters on created_at.
+    a, b = public[:2]
+    for comment_id, moment in ((a, dt.datetime(2001, 1, 1, tzinfo=dt.UTC)),
+                               (b, dt.datetime(2001, 6, 1, 12, tzinfo=dt.UTC))):
+        app_session.execute(sa.update(SessionComment).where(SessionComment.id == comment_id)
+                            .values(created_at=moment))
+    app_session.commit()
+
+    def matching(value: str) -> list[int]:
+        return ids(get_features(client, "comments", datetime=value, limit=1000))
+
+    assert matching("2001-06-01T20:00:00+08:00") == [b]
+    assert matching("../2001-12-31T00:00:00Z") == [a, b]
+    assert matching("2001-01-02/..") == [i for i in public if i != a]
+    one = get_json(client, f"/ogc/collections/comments/items/{b}", "application/geo+json")
+    assert one["properties"]["created_at"] == one["properties"]["updated_at"] == \
+        "2001-06-01T12:00:00Z"
+    api = Spec(client).document
+    datetime = next(p for p in api["paths"]["/collections/comments/items"]["get"]["parameters"]
+                    if p.get("name") == "datetime")
+    assert "created_at" in datetime["description"]
+
+
+def test_comment_text_is_plain_in_json_and_escaped_in_html(client, app_session):
+    session_ = open_session(app_session)
+    resident, = users_named(app_session, "resident")
+    lon, lat = a_pin(app_session, session_.community_id)
+    hostile = post_comment(app_session, resident, session_.id,
+                           CommentInput(session_.topics[0].id, HOSTILE + " & <b>", lon=lon,
+                                        lat=lat))
+    app_session.commit()
+    one = get_json(client, f"/ogc/collections/comments/items/{hostile.id}",
+                   "application/geo+json")
+    assert one["properties"]["text"] == HOSTILE + " & <b>"
+    for path in (f"/ogc/collections/comments/items?session={session_.id}&limit=1000&f=html",
+                 f"/ogc/collections/comments/items/{hostile.id}?f=html",
+                 "/ogc/collections/comments?f=html"):
+        response = client.get(path)
+        html = response.get_data(as_text=True)
+        assert response.status_code == 200 and response.mimetype == "text/html", path
+        assert "<script" not in html and "<b>" not in html, path
+        if "collections/comments/items" in path:
+            assert "&lt;script&gt;" in html and "&amp; &lt;b&gt;" in html, path

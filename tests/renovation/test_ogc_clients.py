@@ -19,13 +19,25 @@ from geoalchemy2.shape import to_shape
 from owslib.ogcapi.features import Features
 from shapely.geometry import box
 
-from renovation.models import Community, RenovationItem, Street
+from renovation import moderation
+from renovation.models import (
+    Community,
+    ModerationDecision,
+    RenovationItem,
+    SessionComment,
+    Street,
+    User,
+    Visibility,
+)
 
 MODELS = {"streets": (Street, "boundary"), "communities": (Community, "footprint"),
-          "items": (RenovationItem, "geometry")}
+          "items": (RenovationItem, "geometry"), "comments": (SessionComment, "location")}
+#: What the public may see of each collection: of comments, the shown ones with a pin.
+PUBLIC = {"comments": (SessionComment.location.is_not(None),
+                       SessionComment.visibility == Visibility.VISIBLE)}
 WEST_BOX = (116.14, 39.90, 116.20, 39.94)
 #: Small pages, so that GDAL has to follow several next links in every collection.
-PAGE_SIZES = {"streets": 4, "communities": 40, "items": 150}
+PAGE_SIZES = {"streets": 4, "communities": 40, "items": 150, "comments": 2}
 
 GDAL_READER = r"""
 import json, sys, warnings
@@ -83,7 +95,27 @@ def db_rows(session, collection: str) -> dict[int, tuple]:
     """id → (geometry, the row) of every feature of `collection`."""
     model, column = MODELS[collection]
     return {row[0]: (to_shape(row[1]), row[2]) for row in session.execute(
-        sa.select(model.id, getattr(model, column), model).order_by(model.id))}
+        sa.select(model.id, getattr(model, column), model).where(*PUBLIC.get(collection, ()))
+        .order_by(model.id))}
+
+
+def hide_a_comment(session) -> int:
+    """Hide the first pinned comment through moderation, as a moderator would; its id."""
+    moderator = session.scalar(sa.select(User).where(User.username == "moderator"))
+    hidden = session.scalar(sa.select(SessionComment.id).where(
+        SessionComment.location.is_not(None)).order_by(SessionComment.id))
+    moderation.decide(session, moderator, hidden, ModerationDecision.HIDE, "测试")
+    session.commit()
+    return hidden
+
+
+def box_of_some(rows: dict[int, tuple]) -> tuple[float, float, float, float]:
+    """A box around the western half of the points in `rows`, edges between points."""
+    lons = sorted({geometry.x for geometry, _ in rows.values()})
+    lats = [geometry.y for geometry, _ in rows.values()]
+    middle = len(lons) // 2
+    return (lons[0] - 0.001, min(lats) - 0.001, (lons[middle - 1] + lons[middle]) / 2,
+            max(lats) + 0.001)
 
 
 def intersecting(rows: dict[int, tuple], bbox) -> list[int]:
@@ -99,14 +131,15 @@ def assert_same_geometries(wkb: list[str], ids: list[int], rows: dict[int, tuple
 
 def test_owslib_reads_landing_conformance_collections_and_features(app, live_server,
                                                                    app_session):
+    hidden = hide_a_comment(app_session)
     log = record_requests(app)
     api = Features(live_server + "/ogc")
     assert {"service-desc", "conformance", "data"} <= {link["rel"] for link in api.links}
     assert "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs" in \
         api.conformance()["conformsTo"]
     assert api.api()["openapi"] == "3.0.3"
-    assert api.feature_collections() == ["streets", "communities", "items"]
-    for name in ("streets", "communities", "items"):
+    assert api.feature_collections() == list(MODELS)
+    for name in MODELS:
         rows = db_rows(app_session, name)
         assert api.collection(name)["id"] == name
         assert set(api.collection_queryables(name)["properties"]) <= set(
@@ -120,12 +153,30 @@ def test_owslib_reads_landing_conformance_collections_and_features(app, live_ser
         one = api.collection_item(name, str(first["id"]))
         assert (one["id"], one["properties"], one["geometry"]) == (
             first["id"], first["properties"], first["geometry"])
+        everything = api.collection_items(name, limit=1000)
+        assert [f["id"] for f in everything["features"]] == list(rows)
+    comments = db_rows(app_session, "comments")
+    assert hidden not in comments and len(comments) >= 4
+    some = box_of_some(comments)
+    in_box = api.collection_items("comments", bbox=list(some), limit=1000)
+    assert [f["id"] for f in in_box["features"]] == intersecting(comments, some)
+    assert 0 < len(in_box["features"]) < len(comments)
+    session_id = comments[next(iter(comments))][1].session_id
+    by_session = api.collection_items("comments", session=session_id, limit=1000)
+    assert [f["id"] for f in by_session["features"]] == [
+        i for i, (_, c) in comments.items() if c.session_id == session_id]
+    first = by_session["features"][0]
+    assert first["properties"]["text"] == comments[first["id"]][1].body
     assert intersecting(db_rows(app_session, "communities"), WEST_BOX)
     assert log and all(status == 200 for status, _ in log), [e for e in log if e[0] != 200]
 
 
 def test_gdal_reads_every_collection_completely_by_pages_and_by_bbox(app, live_server,
                                                                      app_session):
+    hidden = hide_a_comment(app_session)
+    comments = db_rows(app_session, "comments")
+    some = box_of_some(comments)
+    session_id = comments[next(iter(comments))][1].session_id
     log = record_requests(app)
     source = f"OAPIF:{live_server}/ogc"
     jobs = [{"what": "layers", "source": source}]
@@ -140,9 +191,14 @@ def test_gdal_reads_every_collection_completely_by_pages_and_by_bbox(app, live_s
     # An attribute filter on a queryable goes to the server as ?kind=...
     jobs.append({"what": "read", "source": source, "layer": "items",
                  "options": {"where": "kind = 'lift_retrofit'"}})
+    # The comments: some of the pins by bbox, in CGCS2000, and one session's by its id.
+    jobs.append({"what": "read", "source": source, "layer": "comments", "bbox": some,
+                 "options": {"CRS": "EPSG:4490", "PAGE_SIZE": 2}})
+    jobs.append({"what": "read", "source": source, "layer": "comments",
+                 "options": {"where": f"session = {session_id}"}})
     layers, *reads = run_gdal(jobs)
     assert layers == [["streets", "MultiPolygon"], ["communities", "MultiPolygon"],
-                      ["items", "Unknown"]]
+                      ["items", "Unknown"], ["comments", "Point"]]
 
     for name in PAGE_SIZES:
         rows = db_rows(app_session, name)
@@ -151,10 +207,16 @@ def test_gdal_reads_every_collection_completely_by_pages_and_by_bbox(app, live_s
         assert everything["ids"] == list(rows)
         assert_same_geometries(everything["wkb"], everything["ids"], rows)
         assert in_box["ids"] == intersecting(rows, WEST_BOX)
-        assert 0 < len(in_box["ids"]) < len(rows) or name == "streets"
+        assert 0 < len(in_box["ids"]) < len(rows) or name in ("streets", "comments")
         pairs = list(zip(everything["ids"], everything["records"], strict=True))
         for feature_id, record in pairs[::37]:  # a sample of rows
             stored = rows[feature_id][1]
+            if name == "comments":
+                assert (record["text"], record["session"]) == (stored.body, stored.session_id)
+                assert record["author_kind"] in ("resident", "official", "attendee",
+                                                 "facilitator")
+                assert record["created_at"][:19] == stored.created_at.isoformat()[:19]
+                continue
             if name == "items":
                 assert (record["kind"], record["status"], record["progress"],
                         record["planned_end"][:10]) == (stored.kind, stored.status.value,
@@ -178,9 +240,20 @@ def test_gdal_reads_every_collection_completely_by_pages_and_by_bbox(app, live_s
     assert lifts["ids"] == [i for i, (_, item) in db_rows(app_session, "items").items()
                             if item.kind == "lift_retrofit"]
 
+    pins_in_box, one_session = reads.pop(0), reads.pop(0)
+    assert hidden not in comments
+    assert pins_in_box["crs"] == "EPSG:4490"
+    assert pins_in_box["ids"] == intersecting(comments, some)
+    assert 0 < len(pins_in_box["ids"]) < len(comments)
+    assert_same_geometries(pins_in_box["wkb"], pins_in_box["ids"], comments)
+    assert one_session["ids"] == [i for i, (_, c) in comments.items()
+                                  if c.session_id == session_id]
+
     assert all(status == 200 for status, _ in log), [e for e in log if e[0] != 200]
     paths = [path for _, path in log]
     assert any(p.startswith("/ogc/collections/items/items?") and "kind=lift_retrofit" in p
+               for p in paths)
+    assert any(p.startswith("/ogc/collections/comments/items?") and f"session={session_id}" in p
                for p in paths)
     for name, page_size in PAGE_SIZES.items():
         # The reading requests (not GDAL's first sample) name the CRS; those with bbox are apart.
