@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, current_app, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -72,7 +72,15 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
-        return _respond(error.code or 500, _http_message(error))
+        response = _respond(error.code or 500, _http_message(error))
+        if error.code == 405 and getattr(error, "valid_methods", None):
+            # RFC 9110: a 405 says which methods the resource does allow.
+            body, status = response
+            body = current_app.make_response(body)
+            body.status_code = status
+            body.headers["Allow"] = ", ".join(sorted(error.valid_methods))
+            return body
+        return response
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):

@@ -206,7 +206,8 @@ def _outcome_input(body) -> sessions.OutcomeInput:
     if not isinstance(body, dict) or set(body) - set(_OUTCOME_FIELDS):
         raise DomainError(_("An outcome is an object with: %(allowed)s.",
                             allowed=", ".join(_OUTCOME_FIELDS)), details={"fields": ["outcomes"]})
-    new_items = body.get("new_items") or []
+    new_items = body.get("new_items")
+    new_items = [] if new_items is None else new_items  # null or absent: none
     if not isinstance(new_items, list) or not all(
             isinstance(n, dict) and set(n) == {"kind", "title"} for n in new_items):
         raise DomainError(_("new_items must be a list of objects with kind and title."),
@@ -247,10 +248,13 @@ def create_session():
         starts = dt.datetime.fromisoformat(starts_at)
     except ValueError:
         starts = None
-    if starts is None or starts.tzinfo is None:
+    # astimezone() overflows for the first and last days of the calendar: such a time is
+    # refused here like any other impossible one.
+    if starts is None or starts.tzinfo is None or not 1900 <= starts.year <= 2200:
         raise DomainError(_("starts_at must be an ISO 8601 time with its UTC offset, e.g. "
                             "2026-12-05T19:00:00+08:00."), details={"fields": ["starts_at"]})
-    topics = body.get("topics") or []
+    topics = body.get("topics")
+    topics = [] if topics is None else topics  # null or absent: none; an object is refused
     if not isinstance(topics, list) or not all(isinstance(t, dict) and not
                                                set(t) - set(_TOPIC_FIELDS) for t in topics):
         raise DomainError(_("topics must be a list of objects with: %(allowed)s.",
@@ -508,13 +512,15 @@ def _request(required: list[str], properties: dict, **extra) -> dict:
 _TOPIC_CREATE = _request(["title"], {
     "title": {"type": "string", "minLength": 1, "maxLength": sessions.MAX_TITLE_LENGTH},
     "kind": _nullable(_KIND),
-    "item_ids": {**_IDS, "description": "Items of the session's community."}},
+    "item_ids": _nullable({**_IDS, "description": "Items of the session's community; "
+                                                  "null or absent: none."})},
     description="A topic is tied to an item kind, to items of the community, or both.",
     example={"title": "3号楼加装电梯", "kind": "lift_retrofit", "item_ids": []})
 _OUTCOME_CREATE = _request(["text"], {
     "text": {"type": "string", "minLength": 1, "maxLength": sessions.MAX_OUTCOME_LENGTH},
-    "created_item_ids": _IDS, "changed_item_ids": _IDS,
-    "new_items": {"type": "array", "maxItems": 20, "description": "Items the outcome creates "
+    # Optional lists: null or absent mean none.
+    "created_item_ids": _nullable(_IDS), "changed_item_ids": _nullable(_IDS),
+    "new_items": {"type": "array", "nullable": True, "maxItems": 20, "description": "Items the outcome creates "
                   "(only officials of the street and admins may).", "items": _request(
                       ["kind", "title"], {"kind": _KIND, "title": {
                           "type": "string", "minLength": 1,
@@ -555,7 +561,7 @@ OPENAPI_SCHEMAS: dict = {
         "starts_at": {**_DATE_TIME, "example": "2026-12-05T19:00:00+08:00"},
         "place": {"type": "string", "minLength": 1, "maxLength": sessions.MAX_PLACE_LENGTH},
         "facilitator_id": _nullable({**_ID, "description": "A staff account; default: you."}),
-        "topics": {"type": "array", "maxItems": sessions.MAX_TOPICS,
+        "topics": {"type": "array", "nullable": True, "maxItems": sessions.MAX_TOPICS,
                    "items": _ref("SessionTopicCreate")}}),
     "SessionTopicCreate": _TOPIC_CREATE,
     "SessionClose": _request(["summary"], {
@@ -698,13 +704,14 @@ _RATE_LIMITED = openapi.error_response("Too many posts lately from this account 
 
 
 def _write(operation_id: str, summary: str, ok: dict, *, body: str | None = None,
-           parameters=(), tags=("sessions",), limited: bool = False) -> dict:
+           body_required: bool = True, parameters=(), tags=("sessions",),
+           limited: bool = False) -> dict:
     responses = {**_WRITE_ERRORS, **ok}
     if limited:
         responses["429"] = _RATE_LIMITED
     if body is None:
         responses.pop("415")
-    extra = {} if body is None else {"requestBody": {"required": True, "content": {
+    extra = {} if body is None else {"requestBody": {"required": body_required, "content": {
         "application/json": {"schema": _ref(body)}}}}
     return openapi.operation(operation_id, summary, responses, parameters=list(parameters),
                              tags=list(tags), security=[{"bearerAuth": []}], **extra)
@@ -794,7 +801,7 @@ OPENAPI_PATHS: dict = {
         "post": _write("flagComment", "Flag a comment for the moderators (anyone signed in, "
                        "once each); enough open flags hide it until a moderator decides",
                        {"201": _json("SessionFlagged", "The comment's visibility now.")},
-                       body="SessionFlagCreate", parameters=[_COMMENT_ID],
+                       body="SessionFlagCreate", body_required=False, parameters=[_COMMENT_ID],
                        tags=("moderation",), limited=True),
     },
     "/comments/{comment_id}/moderation": {

@@ -209,7 +209,7 @@ def test_vendored_css_references_existing_files(css):
 
 
 def test_vendored_css_files_are_found():
-    assert len(VENDORED_CSS) == 7
+    assert len(VENDORED_CSS) == 8
 
 
 @pytest.mark.parametrize(

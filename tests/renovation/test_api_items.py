@@ -499,7 +499,9 @@ def test_every_operation_documents_its_refusals():
     }
     found = {(path, method): set(operation["responses"])
              for path, item in SPEC["paths"].items() for method, operation in item.items()}
-    assert found == expected
+    # Other parts of the API document their own operations (test_api_data.py checks that
+    # every route under /api is documented); here, the item and map operations.
+    assert {key: found.get(key) for key in expected} == expected
     ids = [op["operationId"] for item in SPEC["paths"].values() for op in item.values()]
     assert len(ids) == len(set(ids))
     patch_operation = SPEC["paths"][ITEM_PATH]["patch"]
