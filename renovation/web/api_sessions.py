@@ -520,7 +520,8 @@ _OUTCOME_CREATE = _request(["text"], {
     "text": {"type": "string", "minLength": 1, "maxLength": sessions.MAX_OUTCOME_LENGTH},
     # Optional lists: null or absent mean none.
     "created_item_ids": _nullable(_IDS), "changed_item_ids": _nullable(_IDS),
-    "new_items": {"type": "array", "nullable": True, "maxItems": 20, "description": "Items the outcome creates "
+    "new_items": {"type": "array", "nullable": True, "maxItems": 20,
+                  "description": "Items the outcome creates "
                   "(only officials of the street and admins may).", "items": _request(
                       ["kind", "title"], {"kind": _KIND, "title": {
                           "type": "string", "minLength": 1,
