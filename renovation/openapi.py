@@ -12,6 +12,7 @@ import copy
 from renovation import filters
 from renovation.catalogue import KINDS, Tier
 from renovation.directory import DEFAULT_LIMIT, MAX_LIMIT, MAX_SEARCH_TEXT, MAX_YEAR
+from renovation.exporting import FORMATS, LAYERS
 from renovation.models import DataSource, Role
 from renovation.overview import MAX_ID
 from renovation.status import Status
@@ -562,6 +563,22 @@ def _data_paths() -> dict:
                     *paging],
                 tags=["items"]),
         },
+        "/exports/{layer}": {
+            "get": _operation(
+                "exportLayer", "Streets, communities (with progress) or items as a GIS file "
+                               "or spreadsheet, filtered like the maps",
+                {"200": {"description": "The file, as an attachment.", "content": {
+                    mimetype: {"schema": {"type": "string", "format": "binary"}}
+                    for mimetype in sorted({f.mimetype for f in FORMATS.values()})}},
+                 "404": _error_response("There is no such layer.")},
+                parameters=[
+                    {"name": "layer", "in": "path", "required": True,
+                     "schema": {"type": "string", "enum": list(LAYERS)}},
+                    _query("format", "The file format (default geojson: RFC 7946).",
+                           {"type": "string", "enum": list(FORMATS)}),
+                    *_map_filters()],
+                tags=["exports"]),
+        },
         "/catalogue": {
             "get": _operation(
                 "getCatalogue", "Item kinds with their tiers, units and weights; statuses "
@@ -663,7 +680,8 @@ _TAGS = [
     {"name": "communities", "description": "Communities (社区) with their progress, "
                                            "footprints and items"},
     {"name": "items", "description": "Renovation items and their changes"},
-    {"name": "catalogue", "description": "Item kinds and statuses"},
+    {"name": "exports", "description": "Files of what the filters select"},
+                 {"name": "catalogue", "description": "Item kinds and statuses"},
     {"name": "account", "description": "The API token's user"},
     {"name": "map", "description": "GeoJSON of what is in a map view"},
     {"name": "meta", "description": "This document"},

@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 
 from renovation import directory, workflow
 from renovation.catalogue import BY_CODE, KINDS, TIER_NAMES, Tier
-from renovation.errors import DomainError
+from renovation.errors import DomainError, NotFound
 from renovation.i18n import locale_code
 from renovation.models import Community, RenovationItem
 from renovation.overview import MAX_ID, StreetRow
@@ -276,3 +276,15 @@ def _iso_datetime(value: dt.datetime) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
     return value.astimezone(dt.UTC).isoformat()
+
+
+@bp.get("/exports/<layer>")
+def export(layer: str):
+    """The same files as the export page, for scripts: ``?format=...`` and the map filters."""
+    from renovation.exporting import LAYERS
+    from renovation.web.gis import export_response
+
+    if layer not in LAYERS:
+        raise NotFound(_("There is no layer %(layer)s: use %(names)s.", layer=layer[:40],
+                         names=", ".join(LAYERS)))
+    return export_response(layer, request.args.get("format", "geojson"))

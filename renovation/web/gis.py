@@ -194,13 +194,17 @@ def _claim_pending(token: str, user: User) -> _Pending:
 
 @bp.get("/export")
 def export():
+    return export_response(request.args.get("layer", ""), request.args.get("format", ""))
+
+
+def export_response(layer: str, fmt: str):
+    """The export of `layer` in `fmt` that the request's filters select, as a download."""
     from flask import Response
 
     from renovation import exporting
     from renovation.filters import Filters
 
-    result = exporting.export(db_session(), request.args.get("layer", ""),
-                              request.args.get("format", ""), Filters.from_args(request.args))
+    result = exporting.export(db_session(), layer, fmt, Filters.from_args(request.args))
     response = Response(result.data, content_type=result.mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{result.filename}"'
     response.headers["Cache-Control"] = "no-cache"

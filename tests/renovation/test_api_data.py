@@ -604,3 +604,25 @@ def test_swagger_ui_renders_every_operation_from_the_local_server(browser, live_
     assert [u for u in requests if urlsplit(u).netloc != host
             and not u.startswith(("data:", "blob:"))] == []
     assert errors == []
+
+
+@pytest.mark.parametrize("fmt", ["geojson", "csv"])
+def test_exports_are_in_the_api_with_the_same_filters(client, app_session, fmt):
+    import csv as csvlib
+    import io
+    import json
+
+    response = client.get(f"/api/exports/communities?format={fmt}&street=110107002000")
+    assert response.status_code == 200
+    assert "attachment" in response.headers["Content-Disposition"]
+    codes = sorted(app_session.scalars(
+        sa.select(Community.code).join(Community.street).where(
+            Community.street.has(code="110107002000"))))
+    if fmt == "geojson":
+        found = sorted(f["properties"]["code"] for f in json.loads(response.data)["features"])
+    else:
+        rows = csvlib.DictReader(io.StringIO(response.data.decode("utf-8-sig")))
+        found = sorted(row["code"] for row in rows)
+    assert found == codes
+    assert client.get("/api/exports/planets?format=csv").status_code == 404
+    assert client.get("/api/exports/items?format=pdf").status_code == 400
