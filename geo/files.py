@@ -16,14 +16,45 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import zipfile
 import zlib
 from dataclasses import dataclass
 
 LOGGER = logging.getLogger(__name__)
 
-__all__ = ["UnsafeFile", "ZipLimits", "check_zip", "has_doctype", "is_zip", "member_has_doctype",
-           "read_member"]
+__all__ = ["UnsafeFile", "ZipLimits", "check_zip", "decode_text", "has_doctype", "is_zip",
+           "member_has_doctype", "read_member"]
+
+#: Beginnings of files that are certainly not text: images, PDF, archives, executables.
+BINARY_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"%PDF", b"\x1f\x8b", b"BM", b"RIFF",
+                b"7z\xbc\xaf", b"Rar!", b"\x7fELF", b"MZ", b"\x00\x00\x27\x0a")
+#: Control characters no text file has (tab, CR and LF aside): a sign of binary data.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def decode_text(data: bytes) -> str | None:
+    """`data` as text (UTF-8, UTF-16 with its mark, or GB18030), or None if it is not text.
+
+    Excel in China saves "CSV" in the ANSI code page, GBK, which GB18030 contains, and
+    "Unicode text" as UTF-16.
+
+    >>> decode_text("名称,code".encode("gb18030")), decode_text(b"%PDF-1.7")
+    ('名称,code', None)
+    """
+    if data.startswith(BINARY_MAGIC):
+        return None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encodings = ("utf-16",)
+    else:
+        encodings = ("utf-8-sig", "gb18030")
+    for encoding in encodings:
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        return None if _CONTROL.search(text) else text
+    return None
 
 #: How every zip archive starts: a local file header, or the end record of an empty one.
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")

@@ -69,6 +69,7 @@ from geo.files import (
     UnsafeFile,
     ZipLimits,
     check_zip,
+    decode_text,
     has_doctype,
     is_zip,
     member_has_doctype,
@@ -101,10 +102,6 @@ FORMATS = ("geojson", "gpkg", "shapefile", "kml", "kmz", "csv", "xlsx")
 SQLITE_MAGIC = b"SQLite format 3\x00"
 GPKG_APPLICATION_IDS = (b"GPKG", b"GP10", b"GP11")
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls and password-protected .xlsx
-BINARY_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"%PDF", b"\x1f\x8b", b"BM", b"RIFF",
-                b"7z\xbc\xaf", b"Rar!", b"\x7fELF", b"MZ", b"\x00\x00\x27\x0a")
-#: Control characters no text file has (tab, CR and LF aside).
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 #: Extensions whose files are never plain text: a text file so named is not what it says.
 _BINARY_EXTENSIONS = {".gpkg": "gpkg", ".zip": "shapefile", ".shp": "shapefile",
                       ".xlsx": "xlsx", ".kmz": "kmz", ".sqlite": "gpkg", ".xls": "xlsx"}
@@ -275,23 +272,6 @@ def _same_crs(a: CRS, b: CRS) -> bool:
 
 # --- Format detection -----------------------------------------------------------------------
 
-def _decode_text(data: bytes) -> str | None:
-    """`data` as text (UTF-8, UTF-16 with its mark, GB18030 for Excel's CSV), or None."""
-    if data.startswith(BINARY_MAGIC):
-        return None
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        encodings = ("utf-16",)
-    else:
-        encodings = ("utf-8-sig", "gb18030")
-    for encoding in encodings:
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        return None if _CONTROL.search(text) else text
-    return None
-
-
 def _xml_root(text: str) -> str | None:
     """The local name of the root element of an XML text, without parsing it."""
     for match in re.finditer(r"<([^?!/][^\s>/]*)", text[:65536]):
@@ -347,7 +327,7 @@ def _sniff(data: bytes, filename: str, limits: Limits) -> _Sniffed:
         raise GisFileError("not_gis", found="sqlite", **_claim(claimed))
     if data.startswith(OLE2_MAGIC):
         raise GisFileError("old_excel")
-    text = _decode_text(data)
+    text = decode_text(data)
     if text is None:
         raise GisFileError("not_gis", found="binary", **_claim(claimed))
     start = text.lstrip("\ufeff \t\r\n")[:1]
@@ -725,7 +705,7 @@ def _read_kmz(data: bytes, sniffed: _Sniffed, layer, limits: Limits) -> _Raw:
         content = read_member(data, member)
     except UnsafeFile:
         raise GisFileError("damaged") from None
-    text = _decode_text(content)
+    text = decode_text(content)
     if text is None:
         raise GisFileError("damaged")
     if has_doctype(text):

@@ -19,7 +19,6 @@ import datetime as dt
 import io
 import itertools
 import logging
-import re
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session, contains_eager, joinedload
 
-from geo.files import UnsafeFile, ZipLimits, check_zip, member_has_doctype
+from geo.files import UnsafeFile, ZipLimits, check_zip, decode_text, member_has_doctype
 from renovation import workflow
 from renovation.catalogue import BY_CODE
 from renovation.errors import DomainError
@@ -54,10 +53,6 @@ HELP_SHEET = "说明 help"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 #: Beginnings of files that are certainly not a spreadsheet we read.
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls, and password-protected .xlsx
-BINARY_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"%PDF", b"\x1f\x8b", b"BM", b"RIFF",
-                b"7z\xbc\xaf", b"Rar!", b"\x7fELF", b"MZ")
-#: Control characters no text file has (tab, CR and LF aside): a sign of binary data.
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 @dataclass(frozen=True)
@@ -399,21 +394,8 @@ def _too_many_rows() -> DomainError:
 
 
 def _csv_table(data: bytes) -> list[tuple[int, tuple]]:
-    if data.startswith(BINARY_MAGIC):
-        raise _not_a_spreadsheet()
-    text = None
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's "Unicode text": UTF-16
-        encodings = ("utf-16",)
-    else:
-        # Excel in China saves "CSV" in the ANSI code page, GBK, which GB18030 contains.
-        encodings = ("utf-8-sig", "gb18030")
-    for encoding in encodings:
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    if text is None or _CONTROL.search(text):
+    text = decode_text(data)
+    if text is None:
         raise _not_a_spreadsheet()
     first_line = text.split("\n", 1)[0]
     delimiter = max((",", ";", "\t"), key=first_line.count)
