@@ -259,7 +259,7 @@ def test_joining_through_the_page_signs_the_resident_in(app, client, app_session
     _, code = sessions.create_invite(app_session, user(app_session, "moderator"), community.id)
     app_session.commit()
     token = csrf_token(client, "/join")
-    bad = client.post("/join", data={"csrf_token": token, "code": "NOTACODE22",
+    bad = client.post("/join?lang=en", data={"csrf_token": token, "code": "NOTACODE22",
                                      "username": "new.resident", "password": "a long password",
                                      "password_again": "a long password"})
     assert bad.status_code == 400 and "invite code" in bad.get_data(as_text=True)
