@@ -69,7 +69,7 @@ translations: .venv/installed-run
 	    --keywords=_l --keywords=lazy_gettext \
 	    --project=gengxin --version="$$(sed -n 's/^version *= *//p' setup.cfg)" \
 	    --copyright-holder="the gengxin contributors" \
-	    --no-location --sort-output --output-file=$(TRANSLATIONS)/messages.pot.new .
+	    --no-location --sort-output --width=100 --output-file=$(TRANSLATIONS)/messages.pot.new .
 	@if [ -f $(TRANSLATIONS)/messages.pot ] && \
 	    [ "$$(grep -v '^"POT-Creation-Date:' $(TRANSLATIONS)/messages.pot)" = \
 	      "$$(grep -v '^"POT-Creation-Date:' $(TRANSLATIONS)/messages.pot.new)" ]; then \
@@ -78,7 +78,7 @@ translations: .venv/installed-run
 	    mv $(TRANSLATIONS)/messages.pot.new $(TRANSLATIONS)/messages.pot; \
 	fi
 	$(PYBABEL) --quiet update --input-file=$(TRANSLATIONS)/messages.pot \
-	    --output-dir=$(TRANSLATIONS) --no-fuzzy-matching --ignore-obsolete \
+	    --output-dir=$(TRANSLATIONS) --no-fuzzy-matching --ignore-obsolete --width=100 \
 	    --ignore-pot-creation-date
 	@$(PYTHON) -c "$$UNTRANSLATED" $(TRANSLATIONS)/zh/LC_MESSAGES/messages.po
 

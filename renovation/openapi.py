@@ -568,7 +568,9 @@ def _data_paths() -> dict:
                 "exportLayer", "Streets, communities (with progress) or items as a GIS file "
                                "or spreadsheet, filtered like the maps",
                 {"200": {"description": "The file, as an attachment.", "content": {
-                    mimetype: {"schema": {"type": "string", "format": "binary"}}
+                    # GeoJSON is JSON (an RFC 7946 FeatureCollection); the others are files.
+                    mimetype: {"schema": {"type": "object"} if mimetype.endswith("json")
+                               else {"type": "string", "format": "binary"}}
                     for mimetype in sorted({f.mimetype for f in FORMATS.values()})}},
                  "404": _error_response("There is no such layer.")},
                 parameters=[
