@@ -96,6 +96,13 @@ def safe_next(target: str | None, default: str = "/") -> str:
     return target
 
 
+def sign_in(user: User) -> None:
+    """Start a fresh session for `user` (a new cookie, so no earlier session is reused)."""
+    session.clear()
+    session.permanent = True
+    session["uid"], session["epoch"] = user.id, user.session_epoch
+
+
 def _limiters() -> list[tuple[SlidingWindow, str]]:
     by_user, by_address = current_app.extensions["gengxin.login_failures"]
     username = request.form.get("username", "").strip().lower()[:64]
@@ -119,9 +126,7 @@ def login():
             limiter.record(key)
         return render_template("auth/login.html", next=next_url, username=username,
                                error=_("Wrong username or password.")), 401
-    session.clear()
-    session.permanent = True
-    session["uid"], session["epoch"] = user.id, user.session_epoch
+    sign_in(user)
     return redirect(next_url)
 
 

@@ -22,7 +22,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from flask_babel import gettext as _
@@ -37,7 +36,7 @@ from renovation.models import ModerationDecision, Role, SessionComment, SessionS
 from renovation.ratelimit import SlidingWindow
 from renovation.spreadsheet import safe_text
 from renovation.web import db_session, pages, whole_number
-from renovation.web.auth import current_user, login_required, safe_next
+from renovation.web.auth import current_user, login_required, safe_next, sign_in
 
 bp = Blueprint("sessions", __name__)
 
@@ -615,10 +614,7 @@ def join():
         return render_template("sessions/join.html", form=form, error=str(error.message),
                                min_password=sessions.accounts.MIN_PASSWORD_LENGTH), error.status
     db.commit()
-    # Signed in at once, as after the sign-in form (renovation.web.auth.login).
-    session.clear()
-    session.permanent = True
-    session["uid"], session["epoch"] = user.id, user.session_epoch
+    sign_in(user)  # signed in at once, as after the sign-in form
     flash(_("Welcome! Your account is ready."))
     return redirect(url_for("pages.community", community_id=user.community_id,
                             _anchor="sessions"))
