@@ -25,6 +25,7 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 POSTGRES_URL = os.environ.get("GENGXIN_TEST_POSTGRES_URL", "")
 CHROMIUM = os.environ.get("GENGXIN_CHROMIUM", "/usr/bin/chromium")
 BACKENDS = ("spatialite", "postgis")
+TRANSLATIONS = Path(__file__).resolve().parents[1] / "renovation" / "translations"
 _counter = itertools.count()
 
 
@@ -196,6 +197,27 @@ def app(app_config):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def translated_client(app_config, tmp_path, request):
+    """A client of an app whose Chinese catalogue is compiled here from the .po file.
+
+    So that tests of the Chinese interface do not depend on a .mo left by `make`.
+    """
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    po = TRANSLATIONS / "zh" / "LC_MESSAGES" / "messages.po"
+    assert po.exists(), "the Chinese catalogue is part of the app"
+    target = tmp_path / "translations" / "zh" / "LC_MESSAGES"
+    target.mkdir(parents=True)
+    with po.open("rb") as source:
+        catalogue = read_po(source, locale="zh")
+    with (target / "messages.mo").open("wb") as out:
+        write_mo(out, catalogue)
+    app_config["BABEL_TRANSLATION_DIRECTORIES"] = str(tmp_path / "translations")
+    return request.getfixturevalue("client")
 
 
 @pytest.fixture

@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
-from test_pages import CSP_NONCE, parse_html, squeeze
+from test_pages import CSP_NONCE
 
 from factories import make_community, make_item, make_street
 from geo.assets import external_urls
+from htmltree import parse_html, squeeze
 from renovation import dashboard
 from renovation.catalogue import BY_CODE
 from renovation.filters import Filters

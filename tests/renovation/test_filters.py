@@ -15,9 +15,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
-from test_pages import parse_html, squeeze
 from werkzeug.datastructures import MultiDict
 
+from htmltree import parse_html, squeeze
 from renovation.catalogue import BY_CODE
 from renovation.errors import DomainError
 from renovation.filters import Filters

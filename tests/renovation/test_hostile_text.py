@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 import re
-from html.parser import HTMLParser
 
 import pytest
 import sqlalchemy as sa
 
 from factories import community_square, make_community, make_item
+from htmltree import Node, parse_html
 from renovation.models import Street
 
 LONG = ("</script><img src=x onerror=alert(1)>`${alert(1)}`\u2028" * 5)[:200]
@@ -38,77 +38,11 @@ STREET_NAME_LENGTH = 100
 HOSTILE_BOX = (116.99, 40.49, 117.02, 40.52)
 #: A double-quoted JavaScript / JSON string literal.
 STRING_LITERAL = re.compile(r'"(?:[^"\\\n]|\\.)*"')
-VOID_ELEMENTS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta",
-                 "source", "track", "wbr"}
 
 
 def test_the_payloads_are_what_they_claim():
     assert len(LONG) == 200
     assert len(HOSTILE) == 9  # one per demo street
-
-
-# --- A small DOM built with html.parser -------------------------------------------------------
-
-class Node:
-    def __init__(self, tag: str, attrs: dict):
-        self.tag, self.attrs, self.children = tag, attrs, []
-
-    def text(self) -> str:
-        return "".join(c if isinstance(c, str) else c.text() for c in self.children)
-
-    def own_text(self) -> str:
-        return "".join(c for c in self.children if isinstance(c, str))
-
-    def iter(self):
-        for child in self.children:
-            if isinstance(child, Node):
-                yield child
-                yield from child.iter()
-
-    def find_all(self, tag=None, *, cls=None, **attrs) -> list[Node]:
-        return [n for n in self.iter() if (tag is None or n.tag == tag)
-                and (cls is None or cls in (n.attrs.get("class") or "").split())
-                and all(n.attrs.get(k) == v for k, v in attrs.items())]
-
-    def find(self, tag=None, **kwargs) -> Node:
-        found = self.find_all(tag, **kwargs)
-        assert found, f"no <{tag}> {kwargs}"
-        return found[0]
-
-
-class _TreeBuilder(HTMLParser):
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.root = Node("#document", {})
-        self.stack = [self.root]
-
-    def handle_starttag(self, tag, attrs):
-        node = Node(tag, dict(attrs))
-        self.stack[-1].children.append(node)
-        if tag not in VOID_ELEMENTS:
-            self.stack.append(node)
-
-    def handle_startendtag(self, tag, attrs):
-        self.stack[-1].children.append(Node(tag, dict(attrs)))
-
-    def handle_endtag(self, tag):
-        for i in range(len(self.stack) - 1, 0, -1):
-            if self.stack[i].tag == tag:
-                del self.stack[i:]
-                return
-
-    def handle_data(self, data):
-        self.stack[-1].children.append(data)
-
-    def handle_comment(self, data):
-        self.stack[-1].children.append(Node("#comment", {"data": data}))
-
-
-def parse_html(text: str) -> Node:
-    builder = _TreeBuilder()
-    builder.feed(text)
-    builder.close()
-    return builder.root
 
 
 # --- Arranging the hostile data ---------------------------------------------------------------

@@ -8,7 +8,6 @@ box of its geometry meets the requested box (the index test both backends use).
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from urllib.parse import urlencode
 
 import numpy as np
@@ -25,7 +24,6 @@ from renovation.progress import NO_ITEMS, colour_for, progress_by
 
 DISTRICT_BOX = (115.9, 39.8, 116.4, 40.1)
 EMPTY_BOX = (100.0, 30.0, 100.1, 30.1)  # western Sichuan: nothing of Shijingshan
-TRANSLATIONS = Path(__file__).resolve().parents[2] / "renovation" / "translations"
 #: SpatiaLite's R*Tree keeps boxes as 32-bit floats, rounded outwards (~1e-5 degrees here).
 INDEX_SLACK = 2e-5
 
@@ -416,24 +414,6 @@ def test_bad_input_is_a_400_that_says_what_is_wrong(client, endpoint, query, wor
     message = body["error"]["message"]
     assert isinstance(message, str)
     assert word in message, message
-
-
-@pytest.fixture
-def translated_client(app_config, tmp_path, request):
-    """A client of an app whose catalogues are compiled here from the .po files."""
-    from babel.messages.mofile import write_mo
-    from babel.messages.pofile import read_po
-
-    po = TRANSLATIONS / "zh" / "LC_MESSAGES" / "messages.po"
-    assert po.exists(), "the Chinese catalogue is part of the app"
-    target = tmp_path / "translations" / "zh" / "LC_MESSAGES"
-    target.mkdir(parents=True)
-    with po.open("rb") as source:
-        catalogue = read_po(source, locale="zh")
-    with (target / "messages.mo").open("wb") as out:
-        write_mo(out, catalogue)
-    app_config["BABEL_TRANSLATION_DIRECTORIES"] = str(tmp_path / "translations")
-    return request.getfixturevalue("client")
 
 
 @pytest.mark.parametrize("query", ["bbox=a,b,c,d", f"bbox={B}&zoom=99", f"bbox={B}&display=foo",

@@ -7,88 +7,17 @@ figures) and on structure, never on interface strings, which are being translate
 from __future__ import annotations
 
 import re
-from html.parser import HTMLParser
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
 
 from geo.assets import external_urls
+from htmltree import parse_html, squeeze
 from renovation.models import Community, RenovationItem, Street
 from renovation.progress import progress_by
 
-TRANSLATIONS = Path(__file__).resolve().parents[2] / "renovation" / "translations"
 CSP_NONCE = re.compile(r"script-src [^;]*'nonce-([A-Za-z0-9_\-+/=]+)'")
-VOID_ELEMENTS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta",
-                 "source", "track", "wbr"}
-
-
-# --- A small DOM built with the standard library's html.parser --------------------------------
-
-class Node:
-    def __init__(self, tag: str, attrs: dict[str, str | None], parent: Node | None = None):
-        self.tag, self.attrs, self.parent = tag, attrs, parent
-        self.children: list[Node | str] = []
-
-    @property
-    def classes(self) -> set[str]:
-        return set((self.attrs.get("class") or "").split())
-
-    def text(self) -> str:
-        return "".join(c if isinstance(c, str) else c.text() for c in self.children)
-
-    def iter(self):
-        for child in self.children:
-            if isinstance(child, Node):
-                yield child
-                yield from child.iter()
-
-    def find_all(self, tag: str | None = None, *, cls: str | None = None, **attrs) -> list[Node]:
-        return [n for n in self.iter()
-                if (tag is None or n.tag == tag) and (cls is None or cls in n.classes)
-                and all(n.attrs.get(k) == v for k, v in attrs.items())]
-
-    def find(self, tag: str | None = None, **kwargs) -> Node:
-        found = self.find_all(tag, **kwargs)
-        assert found, f"no <{tag}> {kwargs}"
-        return found[0]
-
-
-class _TreeBuilder(HTMLParser):
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.root = Node("#document", {})
-        self.stack = [self.root]
-
-    def handle_starttag(self, tag, attrs):
-        node = Node(tag, dict(attrs), self.stack[-1])
-        self.stack[-1].children.append(node)
-        if tag not in VOID_ELEMENTS:
-            self.stack.append(node)
-
-    def handle_startendtag(self, tag, attrs):
-        self.stack[-1].children.append(Node(tag, dict(attrs), self.stack[-1]))
-
-    def handle_endtag(self, tag):
-        for i in range(len(self.stack) - 1, 0, -1):
-            if self.stack[i].tag == tag:
-                del self.stack[i:]
-                return
-
-    def handle_data(self, data):
-        self.stack[-1].children.append(data)
-
-
-def parse_html(text: str) -> Node:
-    builder = _TreeBuilder()
-    builder.feed(text)
-    builder.close()
-    return builder.root
-
-
-def squeeze(text: str) -> str:
-    return " ".join(text.split())
 
 
 # --- Data read from the database --------------------------------------------------------------
@@ -404,24 +333,6 @@ def test_unknown_language_is_refused_not_a_crash(client, code):
 def test_unknown_language_cookie_falls_back_to_chinese(client):
     client.set_cookie("lang", "fr")
     assert html_lang(client.get("/")) == "zh-CN"
-
-
-@pytest.fixture
-def translated_client(app_config, tmp_path, request):
-    """A client of an app whose Chinese catalogue is compiled here from the .po file."""
-    from babel.messages.mofile import write_mo
-    from babel.messages.pofile import read_po
-
-    po = TRANSLATIONS / "zh" / "LC_MESSAGES" / "messages.po"
-    assert po.exists(), "the Chinese catalogue is part of the app"
-    target = tmp_path / "translations" / "zh" / "LC_MESSAGES"
-    target.mkdir(parents=True)
-    with po.open("rb") as source:
-        catalogue = read_po(source, locale="zh")
-    with (target / "messages.mo").open("wb") as out:
-        write_mo(out, catalogue)
-    app_config["BABEL_TRANSLATION_DIRECTORIES"] = str(tmp_path / "translations")
-    return request.getfixturevalue("client")
 
 
 def test_interface_is_in_chinese_by_default_and_english_on_request(translated_client):
