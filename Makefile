@@ -14,11 +14,13 @@ TEST_DEBIAN_PACKAGES = postgresql-15 postgresql-15-postgis-3 chromium fonts-wqy-
 # Extra arguments for pytest, e.g. make test PYTEST_ARGS="-k workflow -x"
 PYTEST_ARGS ?=
 
-.PHONY: help run test lint translations pg-stop reset-db clean
+.PHONY: help run test bench lint translations pg-stop reset-db clean
 
 help:
 	@echo "make run       set up, then serve the app on http://127.0.0.1:5000 (PORT=8000 make run)"
 	@echo "make test      set up, then run the tests (PYTEST_ARGS='-k name' to choose)"
+	@echo "make bench     set up, then run every benchmark of bench/ and print the table"
+	@echo "               (BENCH_ARGS='--sizes 1000 --only dashboard' to choose)"
 	@echo "make lint      check the code with ruff"
 	@echo "make translations  extract the strings to translate, add the new ones to every .po"
 	@echo "make pg-stop   stop and delete the throwaway PostgreSQL the tests may have started"
@@ -42,8 +44,20 @@ test: .venv/installed-test
 	export GENGXIN_CHROMIUM=/usr/bin/chromium && \
 	.venv/bin/python -m pytest $(PYTEST_ARGS)
 
+# The benchmarks of bench/ (see bench/README.md): they build their datasets on the same
+# PostgreSQL the tests use, under databases named bench_*, and cache them for the next run.
+BENCH_ARGS ?=
+
+bench: .venv/installed-test
+	.ci/debian-packages $(RUN_DEBIAN_PACKAGES) $(TEST_DEBIAN_PACKAGES)
+	.ci/compile-translations
+	GENGXIN_BENCH_POSTGRES_URL=$$(.ci/postgres-for-tests) && \
+	export GENGXIN_BENCH_POSTGRES_URL && \
+	export GENGXIN_CHROMIUM=/usr/bin/chromium && \
+	.venv/bin/python -m bench $(BENCH_ARGS)
+
 lint: .venv/installed-test
-	.venv/bin/ruff check geo renovation server.py tests
+	.venv/bin/ruff check geo renovation server.py tests bench
 
 # The UI's strings are English msgids in the code and templates; each language has its catalogue
 # in renovation/translations/<lang>/LC_MESSAGES/messages.po. This extracts the msgids into
