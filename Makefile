@@ -105,7 +105,7 @@ reset-db:
 	      instance/*.db instance/*.db-*
 
 clean:
-	rm -rf .venv .pytest_cache .ruff_cache build *.egg-info
+	rm -rf .venv .pytest_cache .ruff_cache build *.egg-info bench/.venv-pygeoapi
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
 # Each stamp file records that pip has installed what the package metadata asked for; make

@@ -8,7 +8,7 @@ import os
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from renovation import cli, config, errors, i18n, security
+from renovation import cli, compression, config, errors, i18n, security
 from renovation.db import Database
 from renovation.security import csrf
 from renovation.web import (
@@ -49,6 +49,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops,
                                 x_prefix=hops)
     app.extensions["gengxin.db"] = Database(app.config["DATABASE_URL"])
+    compression.init_app(app)  # gzip and cache lifetimes, after every other after_request
     i18n.init_app(app)
     security.init_app(app)
     errors.init_app(app)

@@ -2,8 +2,8 @@
 
 Each benchmark builds what it needs from nothing (the generated datasets are cached under
 bench/.data and in PostgreSQL databases named bench_*), runs several times and reports medians.
-The table goes to stdout and, with the date and the machine, to bench/results/latest.md, the
-file the README quotes.
+The table goes to stdout and, with the date and the machine, to bench/results/latest.md and
+into the README between its bench markers.
 """
 
 from __future__ import annotations
@@ -24,6 +24,19 @@ from bench import common
 BENCHMARKS = ("map_weight", "viewport", "ogc_items", "import_footprints", "status_updates",
               "dashboard")
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.md"
+README = Path(__file__).resolve().parent.parent / "README.md"
+README_MARKERS = ("<!-- bench:start -->", "<!-- bench:end -->")
+
+
+def quote_in_readme(text: str, readme: Path = README) -> None:
+    """Put `text` between the README's bench markers, replacing what was there."""
+    content = readme.read_text(encoding="utf-8")
+    start, end = README_MARKERS
+    before, _, rest = content.partition(start)
+    _, _, after = rest.partition(end)
+    if not rest:
+        return
+    readme.write_text(f"{before}{start}\n{text}\n{end}{after}", encoding="utf-8")
 
 
 def machine(postgres_url: str) -> str:
@@ -79,6 +92,7 @@ def main() -> int:
     if set(options.only.split(",")) == set(BENCHMARKS):
         RESULTS.parent.mkdir(exist_ok=True)
         RESULTS.write_text(f"{heading}\n\n{table}\n", encoding="utf-8")
+        quote_in_readme(f"{heading}\n\n{table}")
     return 1 if failed else 0
 
 

@@ -8,11 +8,13 @@ with the summary triggers switched off during the load and the summaries rebuilt
 Treat them as read-only; :func:`scratch_copy` gives a copy a benchmark may change.
 
 A database counts as built only when it holds the ``bench_dataset`` marker table written last,
-so an interrupted build is thrown away and redone.
+with the fingerprint of the migrations and generator that built it: an interrupted build, or
+one by other migrations, is thrown away and redone.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import shutil
 import sys
@@ -83,21 +85,35 @@ def _create_database(postgres_url: str, name: str, template: str | None = None) 
         engine.dispose()
 
 
+def schema_fingerprint() -> str:
+    """A hash of the migrations and the generator: a dataset built by others is stale."""
+    from renovation.db import MIGRATIONS
+    digest = hashlib.sha256()
+    for path in sorted(MIGRATIONS.glob("versions/*.py")) + [Path(generate.__code__.co_filename)]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def _is_built(url: str) -> bool:
-    """Built completely, and by the migrations of this checkout (else it is built again)."""
+    """Built completely, by the migrations and generator of this checkout."""
     from geo.spatialdb import create_spatial_engine
-    from renovation.db import is_up_to_date
     engine = create_spatial_engine(url)
     try:
-        return sa.inspect(engine).has_table(_MARKER) and is_up_to_date(engine)
+        if not sa.inspect(engine).has_table(_MARKER):
+            return False
+        with engine.connect() as conn:
+            built_by = conn.execute(sa.text(f"SELECT fingerprint FROM {_MARKER}")).scalar()
+        return built_by == schema_fingerprint()
+    except sa.exc.SQLAlchemyError:  # a marker from an older layout
+        return False
     finally:
         engine.dispose()
 
 
-def _mark_built(conn, programme: Programme, seconds: float) -> None:
-    conn.execute(sa.text(f"CREATE TABLE {_MARKER} (summary TEXT, seconds REAL)"))
-    conn.execute(sa.text(f"INSERT INTO {_MARKER} VALUES (:s, :t)"),
-                 {"s": programme.summary(), "t": seconds})
+def _mark_built(conn, programme: Programme) -> None:
+    conn.execute(sa.text(f"CREATE TABLE {_MARKER} (summary TEXT, fingerprint TEXT)"))
+    conn.execute(sa.text(f"INSERT INTO {_MARKER} VALUES (:s, :f)"),
+                 {"s": programme.summary(), "f": schema_fingerprint()})
 
 
 def database_name(kind: str, n: int, seed: int) -> str:
@@ -171,7 +187,7 @@ def _build(url: str, backend: str, n: int, seed: int, *, with_communities: bool)
                 else:
                     _load_spatialite(conn, generated)
                 _rebuild_summaries(conn)
-                _mark_built(conn, generated, 0.0)
+                _mark_built(conn, generated)
             with engine.connect() as conn:
                 conn.execution_options(isolation_level="AUTOCOMMIT").execute(
                     sa.text("ANALYZE"))

@@ -150,9 +150,9 @@ def generate(n_communities: int, seed: int) -> Programme:
         "id": np.arange(1, n_streets + 1),
         "code": street_code,
         "name_zh": [f"样例{c + 1}市{d % 16 + 1}区{s + 1}街道"
-                    for c, d, s in zip(city, district, street_in_district)],
+                    for c, d, s in zip(city, district, street_in_district, strict=True)],
         "name_en": [f"Sample city {c + 1} district {d % 16 + 1} street {s + 1}"
-                    for c, d, s in zip(city, district, street_in_district)],
+                    for c, d, s in zip(city, district, street_in_district, strict=True)],
         "boundary": shapely.multipolygons(
             _boxes(lon, lat, STREET_SIZE_M / 2, STREET_SIZE_M / 2), indices=np.arange(n_streets)),
         "label_point": shapely.points(lon, lat),
@@ -181,7 +181,8 @@ def generate(n_communities: int, seed: int) -> Programme:
     communities = pd.DataFrame({
         "id": np.arange(1, n + 1),
         "code": codes,
-        "name": [f"样例{s % 1000 + 1}路{k}号院" for s, k in zip(street_of, number_in_street)],
+        "name": [f"样例{s % 1000 + 1}路{k}号院"
+                 for s, k in zip(street_of, number_in_street, strict=True)],
         "street_id": street_of + 1,
         "footprint": footprints,
         "location": shapely.points(clon, clat),
@@ -229,6 +230,11 @@ def _items(rng, communities: pd.DataFrame, clon, clat, radius_m, is_pilot):
     planned_start = start + (years_running * 365 * rng.random(total)).astype("timedelta64[D]")
     planned_end = planned_start + rng.integers(90, 900, total).astype("timedelta64[D]")
     done = (status_index == 4) | (status_index == 5)
+    # Work not yet done is mostly due in the coming years; about one item in seven is late.
+    ahead = (np.datetime64(REFERENCE_DAY)
+             + rng.integers(-150, 900, total).astype("timedelta64[D]"))
+    planned_end = np.where(done, planned_end,
+                           np.maximum(ahead, planned_start + np.timedelta64(90, "D")))
     begun = step >= 3
     actual_start = np.where(begun | done, planned_start + rng.integers(0, 60, total)
                             .astype("timedelta64[D]"), np.datetime64("NaT"))

@@ -55,3 +55,21 @@ def tolerance_for_zoom(zoom: int | None, pixels: float = 0.5) -> float:
     if zoom is None or zoom >= 17:
         return 0.0
     return pixels * 360.0 / (256 * 2 ** max(zoom, 0))
+
+
+def decimals_for_zoom(zoom: int | None, pixels: float = 0.5) -> int:
+    """Decimals of a degree that keep coordinates within `pixels` screen pixels at `zoom`.
+
+    Every further decimal is another byte per coordinate that the eye cannot see:
+    4 at city scale, 5 at street scale, 6 (about 0.1 m) from zoom 17 on or when
+    the zoom is unknown.
+
+    Examples
+    --------
+    >>> [decimals_for_zoom(z) for z in (3, 12, 14, 16, 17, None)]
+    [4, 4, 5, 5, 6, 6]
+    """
+    if zoom is None or zoom >= 17:
+        return 6
+    step = pixels * 360.0 / (256 * 2 ** max(zoom, 0))
+    return min(6, max(4, math.ceil(-math.log10(step))))

@@ -89,6 +89,7 @@ __all__ = [
     "geometry_family",
     "parse_crs",
     "read_gis_file",
+    "read_gis_path",
     "repair_geometry",
 ]
 
@@ -428,16 +429,44 @@ def read_gis_file(data: bytes, *, filename: str = "", crs: CRS | str | None = No
         "geojson": _read_geojson, "gpkg": _read_gpkg, "shapefile": _read_shapefile,
         "kml": _read_kml, "kmz": _read_kmz, "csv": _read_csv, "xlsx": _read_xlsx,
     }[sniffed.format]
+    return _finish(lambda: reader(data, sniffed, layer, limits), sniffed.format, crs)
+
+
+def read_gis_path(path: str | Path, *, crs: CRS | str | None = None,
+                  layer: str | None = None, limits: Limits = DEFAULT_LIMITS) -> GisFile:
+    """Read a GIS file on disk, as :func:`read_gis_file` reads its bytes.
+
+    A GeoPackage is read where it lies: a national file of hundreds of megabytes is then
+    neither held in memory nor copied to a temporary file. Other formats are read as bytes.
+    """
+    path = Path(path)
+    if path.stat().st_size > limits.max_bytes:
+        raise GisFileError("too_large", limit=limits.max_bytes)
+    with path.open("rb") as file:
+        head = file.read(72)
+    if not (head.startswith(SQLITE_MAGIC) and head[68:72] in GPKG_APPLICATION_IDS):
+        return read_gis_file(path.read_bytes(), filename=path.name, crs=crs, layer=layer,
+                             limits=limits)
+
+    def read() -> _Raw:
+        _refuse_gpkg_views(path, layer)
+        return _read_with_gdal(path, layer, limits)
+
+    return _finish(read, "gpkg", crs)
+
+
+def _finish(read, format: str, crs: CRS | str | None) -> GisFile:
+    """Run a reader and take its features to EPSG:4326; any parser failure is "damaged"."""
     try:
-        raw = reader(data, sniffed, layer, limits)
+        raw = read()
         if len(raw.frame) == 0:
             raise GisFileError("no_features")
-        return _to_wgs84(raw, sniffed.format, crs)
+        return _to_wgs84(raw, format, crs)
     except GisFileError:
         raise
     except Exception as error:  # noqa: BLE001 - hostile input must not become a 500
         # Parsers fail on crafted files in ways nobody lists; say "damaged", keep the trace.
-        LOGGER.warning("reading a %s file failed", sniffed.format, exc_info=True)
+        LOGGER.warning("reading a %s file failed", format, exc_info=True)
         raise GisFileError("damaged", detail=type(error).__name__) from None
 
 
@@ -568,7 +597,7 @@ def _read_with_gdal(path: Path, layer: str | None, limits: Limits, *,
         LOGGER.info("import: GDAL: %s", warning.message)
     _check_count(len(frame), limits)
     declared = frame.crs
-    geometries = list(frame.geometry.array)
+    geometries = frame.geometry.to_numpy()
     attributes = pd.DataFrame(frame.drop(columns=frame.geometry.name)).astype(object)
     attributes = attributes.drop(columns=["geometry"], errors="ignore")
     raw = gpd.GeoDataFrame(attributes.reset_index(drop=True),
@@ -906,12 +935,9 @@ def _to_wgs84(raw: _Raw, format: str, chosen: CRS | str | None) -> GisFile:
     notes = list(raw.notes)
     declared = raw.declared_crs
     geometries = np.asarray(frame.geometry.array, dtype=object)
-    present = np.array([g is not None for g in geometries], dtype=bool)
     # An empty geometry is no geometry.
-    for index in np.flatnonzero(present):
-        if geometries[index].is_empty:
-            geometries[index] = None
-            present[index] = False
+    geometries[shapely.is_empty(geometries)] = None
+    present = ~shapely.is_missing(geometries)
     if present.any() and shapely.has_z(geometries[present]).any():
         geometries[present] = shapely.force_2d(geometries[present])
         notes.append(("z_dropped", {}))

@@ -96,6 +96,10 @@ class BboxGeoJson(Layer):
         Class given to each drawn path (styling and tests).
     show : bool
         Whether the layer is on at first.
+    lean : bool
+        Ask for lean features (``lean=1``): an endpoint that has them answers each
+        feature's popup from the collection's ``detail`` URL when it is clicked, and
+        features name a style of the collection's ``styles``; others ignore it.
     """
 
     _template = Template("""
@@ -108,12 +112,13 @@ class BboxGeoJson(Layer):
 
     def __init__(self, url: str, name: str, *, min_zoom: int = 0, css_class: str = "",
                  show: bool = True, point_style: str = "circle", weight: float = 1.5,
-                 fill_opacity: float = 0.6):
+                 fill_opacity: float = 0.6, lean: bool = True):
         super().__init__(name=name, overlay=True, control=True, show=show)
         self._name = "BboxGeoJson"
         self.options_json = script_json({
             "url": url, "minZoom": min_zoom, "className": css_class, "name": name,
             "pointStyle": point_style, "weight": weight, "fillOpacity": fill_opacity,
+            "lean": lean,
         })
 
 
@@ -139,9 +144,19 @@ class StaticGeoJson(Layer):
         super().__init__(name=name, overlay=True, control=True, show=show)
         self._name = "StaticGeoJson"
         self.data_json = script_json(data)
-        self.options_json = script_json({"labels": labels, "className": css_class,
-                                         "color": color, "weight": weight,
-                                         "fitBounds": fit_bounds})
+        self._options = {"labels": labels, "className": css_class, "color": color,
+                         "weight": weight, "fitBounds": fit_bounds}
+        self.options_json = script_json(self._options)
+
+    def fit_to(self, bounds: tuple[float, float, float, float]) -> None:
+        """Open the map on `bounds` (minx, miny, maxx, maxy) whatever the layer holds.
+
+        For a layer left empty because its features would be too many to embed.
+        """
+        minx, miny, maxx, maxy = (float(v) for v in bounds)
+        self._options = {**self._options, "fitBounds": True,
+                         "bounds": [[miny, minx], [maxy, maxx]]}
+        self.options_json = script_json(self._options)
 
 
 class Legend(MacroElement):

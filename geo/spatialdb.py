@@ -145,9 +145,17 @@ def as_geojson(bind, column, decimals: int = 6):
 
 
 def simplified(bind, column, tolerance_deg: float):
-    """SQL for `column` simplified (topology preserved) to `tolerance_deg`, or as is if 0."""
+    """SQL for `column` simplified (Douglas-Peucker) to `tolerance_deg`, or as is if 0.
+
+    For drawing, at a tolerance of half a pixel: plain Douglas-Peucker is what the
+    eye needs and costs a tenth of the topology-preserving variant in PostGIS (which
+    goes through GEOS), a third in SpatiaLite; a view of 200 footprints of 10-200
+    vertices spent most of its time there. Polygons smaller than the tolerance are
+    kept (PostGIS ``preserveCollapsed``), and a geometry SpatiaLite cannot simplify
+    is drawn as it is.
+    """
     if tolerance_deg <= 0:
         return column
     if is_sqlite(bind):
-        return sa.func.SimplifyPreserveTopology(column, tolerance_deg)
-    return sa.func.ST_SimplifyPreserveTopology(column, tolerance_deg)
+        return sa.func.coalesce(sa.func.Simplify(column, tolerance_deg), column)
+    return sa.func.ST_Simplify(column, tolerance_deg, True)

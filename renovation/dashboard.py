@@ -7,7 +7,16 @@ dashboard, the maps and the exports agree. Each chart's numbers are also a
 
 The street comparison (对标检视找差距) ranks the streets by their share of work done;
 its satisfaction column comes from a :data:`SatisfactionSource`, which answers
-nothing until residents can rate finished work (效果共评).
+nothing until residents can rate finished work (效果共评). With thousands of streets the
+page shows the top and the bottom ones, and the CSV every street.
+
+The unfiltered district view reads the summary tables (:mod:`renovation.summaries`,
+kept exact by triggers), so it costs about the same at 170,000 communities as at 100:
+"overdue", which depends on the day, comes from the deadline summaries (whole months
+before this one, then this month's days, split by pilot flag), the ranking's top and
+bottom streets from an index on each street's exact percent, and only the overdue items
+of the twenty streets shown are counted from the items (a partial index). Filtered views
+and a street's own page sum the items they select, in the database.
 """
 
 from __future__ import annotations
@@ -15,6 +24,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import cached_property
+from types import SimpleNamespace
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -23,7 +34,18 @@ from sqlalchemy.orm import Session, selectinload
 from renovation.catalogue import BY_CODE, KINDS, ItemKind
 from renovation.errors import NotFound
 from renovation.filters import Filters
-from renovation.models import Community, ItemChange, RenovationItem, Street
+from renovation.models import (
+    Community,
+    CompletionMonth,
+    DeadlineMonth,
+    DeadlineSummary,
+    DistrictSummary,
+    ItemChange,
+    KindSummary,
+    RenovationItem,
+    Street,
+    StreetSummary,
+)
 from renovation.overview import CommunityRow, DistrictOverview, StreetRow, get_street
 from renovation.progress import DONE_STATUSES, NO_ITEMS, Progress, progress_by, total_progress
 from renovation.status import Status
@@ -64,8 +86,24 @@ class ComparisonRow:
 @dataclass(frozen=True)
 class Comparison:
     level: str  # "street" or "community"
-    rows: list[ComparisonRow]  # ranked
+    rows: list[ComparisonRow]  # ranked; only the top and the bottom ones when `hidden`
     total: ComparisonRow
+    hidden: int = 0  # rows ranked between the top and the bottom ones, left out
+    ranked: int | None = None  # rows with a rank, shown or not
+
+    @property
+    def is_cut(self) -> bool:
+        return self.hidden > 0
+
+    @property
+    def cut_at(self) -> int | None:
+        """Index in `rows` where the hidden rows would be."""
+        return SHOWN_AT_EACH_END if self.hidden else None
+
+
+#: Streets shown at each end of the district's comparison when there are many; the CSV
+#: holds them all. A planner looks at the leaders and the laggards, not 10,000 rows.
+SHOWN_AT_EACH_END = 10
 
 
 def rank_rows(rows: list[ComparisonRow]) -> list[ComparisonRow]:
@@ -136,21 +174,303 @@ def community_rows(session: Session, filters: Filters, *, today: dt.date | None 
 
 
 def comparison(session: Session, filters: Filters, *, today: dt.date | None = None,
-               satisfaction: SatisfactionSource = no_ratings) -> Comparison:
-    """The comparison table: streets, or a street's communities when a street is chosen."""
+               satisfaction: SatisfactionSource = no_ratings, full: bool = False) -> Comparison:
+    """The comparison table: streets, or a street's communities when a street is chosen.
+
+    Unless `full`, a district with many streets keeps only the :data:`SHOWN_AT_EACH_END`
+    first and last ranked streets (the others are counted in ``hidden``).
+    """
     today = today or dt.date.today()
-    if filters.street:
-        level = COMMUNITY
-        rows = community_rows(session, filters, today=today, satisfaction=satisfaction)
-    else:
-        level = STREET
-        rows = street_rows(session, filters, today=today, satisfaction=satisfaction)
+    if uses_summaries(filters):
+        return _street_comparison_from_summaries(session, filters, today, satisfaction, full)
+    level = COMMUNITY if filters.street else STREET
+    rates = satisfaction(session, filters, level)  # asked once, for the rows and the total
+
+    def rated(*_args) -> dict:
+        return rates
+
+    rows_of = community_rows if filters.street else street_rows
+    rows = rows_of(session, filters, today=today, satisfaction=rated)
     total = ComparisonRow(
         None, "", "", "", sum(r.communities for r in rows),
         sum(r.communities_in_programme for r in rows),
         total_progress(session, today=today, where=filters.item_clauses(today)),
-        satisfaction(session, filters, level).get(None))
-    return Comparison(level, rank_rows(rows), total)
+        rates.get(None))
+    ranked = rank_rows(rows)
+    return _cut(Comparison(level, ranked, total,
+                           ranked=sum(1 for r in ranked if r.rank is not None)), full)
+
+
+def _cut(c: Comparison, full: bool) -> Comparison:
+    """The top and bottom ranked rows only, when there are many and not `full`."""
+    n = SHOWN_AT_EACH_END
+    if full or c.level != STREET or len(c.rows) <= 2 * n + 5:
+        return c
+    rated = [r for r in c.rows if r.rank is not None]
+    shown = c.rows[:n] + [r for r in rated[-n:] if r not in c.rows[:n]]
+    return replace(c, rows=shown, hidden=len(c.rows) - len(shown))
+
+
+# --- The unfiltered district, from the summary tables ------------------------------------------
+
+def uses_summaries(filters: Filters) -> bool:
+    """Whether the summary tables answer these filters: only the unfiltered district.
+
+    They hold no split by kind, status, year built or due day; a street's own figures are
+    a few hundred items, summed directly.
+    """
+    return filters.is_empty
+
+
+def _not_done():
+    return RenovationItem.status.not_in(DONE_STATUSES)
+
+
+def _overdue_by(session: Session, key, today: dt.date, *where) -> dict:
+    """{key: items overdue on `today`} among the items of the communities `where` selects."""
+    query = (sa.select(key, sa.func.count(RenovationItem.id))
+             .select_from(RenovationItem).join(Community, RenovationItem.community)
+             .where(RenovationItem.planned_end < today, _not_done(), *where).group_by(key))
+    return dict(session.execute(query).all())
+
+
+def _percent(weighted, weights) -> float | None:
+    return round(float(weighted) / float(weights), 1) if weights else None
+
+
+@dataclass(frozen=True)
+class _Totals:
+    """The district's sums over street_summaries."""
+
+    communities: int
+    in_programme: int
+    renovated: int
+    without_area: int
+    items: int
+    done: int
+    weights: int
+    weighted: int
+    area_m2: float
+    programme_m2: float
+    renovated_m2: float
+    pilot_communities: int
+    pilot_in_programme: int
+    pilot_items: int
+    pilot_done: int
+    pilot_weights: int
+    pilot_weighted: int
+    streets: int
+    streets_in_programme: int
+
+
+class _District:
+    """The unfiltered district's sums, each read once per page from the summary tables."""
+
+    def __init__(self, session: Session, today: dt.date):
+        self.session, self.today = session, today
+
+    @cached_property
+    def totals(self) -> _Totals:
+        return _district_totals(self.session)
+
+    @cached_property
+    def kinds(self) -> list:
+        """Each kind with items: its shards summed (rows with KindSummary's column names)."""
+        k = KindSummary
+        sums = [sa.func.sum(getattr(k, name)).label(name) for name in _KIND_COLUMNS]
+        rows = self.session.execute(sa.select(k.kind, *sums).group_by(k.kind)
+                                    .having(sa.func.sum(k.items) > 0))
+        return [SimpleNamespace(kind=kind, **{n: int(v) for n, v in
+                                              zip(_KIND_COLUMNS, values, strict=True)})
+                for kind, *values in rows]
+
+    @cached_property
+    def _late(self) -> dict[tuple[str, bool], int]:
+        """{(kind, is_pilot): items overdue today}: whole months before this one, then the
+        days of this month before today (a few thousand rows, not one per item)."""
+        month_start = self.today.replace(day=1)
+        found: dict[tuple[str, bool], int] = {}
+        d, m = DeadlineSummary, DeadlineMonth
+        for query in (
+                sa.select(m.kind, m.is_pilot, sa.func.sum(m.items))
+                .where(m.month < month_start.strftime("%Y-%m")).group_by(m.kind, m.is_pilot),
+                sa.select(d.kind, d.is_pilot, sa.func.sum(d.items))
+                .where(d.planned_end >= month_start, d.planned_end < self.today)
+                .group_by(d.kind, d.is_pilot)):
+            for kind, is_pilot, n in self.session.execute(query):
+                key = (kind, bool(is_pilot))
+                found[key] = found.get(key, 0) + int(n)
+        return found
+
+    @property
+    def late_by_kind(self) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for (kind, _pilot), n in self._late.items():
+            found[kind] = found.get(kind, 0) + n
+        return found
+
+    @property
+    def late(self) -> int:
+        return sum(self._late.values())
+
+    @property
+    def pilot_late(self) -> int:
+        return sum(n for (_kind, is_pilot), n in self._late.items() if is_pilot)
+
+
+_KIND_COLUMNS = ("items", "weight_sum", "weighted_progress_sum", "done_items",
+                 *(f"{s.value}_items" for s in Status))
+
+
+def _district_totals(session: Session) -> _Totals:
+    s = DistrictSummary
+    columns = (s.communities, s.communities_in_programme, s.communities_renovated,
+               s.communities_without_area, s.items, s.done_items, s.weight_sum,
+               s.weighted_progress_sum, s.building_area_m2, s.programme_area_m2,
+               s.renovated_area_m2, s.pilot_communities, s.pilot_communities_in_programme,
+               s.pilot_items, s.pilot_done_items, s.pilot_weight_sum,
+               s.pilot_weighted_progress_sum, s.streets, s.streets_in_programme)
+    row = session.execute(sa.select(*(sa.func.coalesce(sa.func.sum(c), 0)
+                                      for c in columns))).one()
+    return _Totals(*[float(v) if isinstance(c.type, sa.Double) else int(v)
+                     for c, v in zip(columns, row, strict=True)])
+
+
+#: A street's share of work done as the database computes it (IEEE doubles, as Python
+#: does), indexed.
+_RATIO = StreetSummary.percent_complete
+#: Wider than half a rounding step (0.05 percentage points): every street whose rounded
+#: percent equals a given one lies within this of that percent's ratio.
+_BAND = 0.06
+
+
+def _ranked(rows) -> list[tuple[int, float, str, int]]:
+    """[(rank, percent, code, street id)] of (street id, code, ratio) rows, by percent
+    (rounded as Progress rounds it) then code; equal percents share a rank."""
+    rated = sorted(((round(x, 1), code, sid) for sid, code, x in rows),
+                   key=lambda r: (-r[0], r[1]))
+    ranked, previous, rank = [], None, 0
+    for position, (percent, code, sid) in enumerate(rated, start=1):
+        if percent != previous:
+            rank, previous = position, percent
+        ranked.append((rank, percent, code, sid))
+    return ranked
+
+
+def _quick_ranking(session: Session, district: _District, include: int | None):
+    """The top and bottom streets and their ranks through the ratio's index, reading a few
+    dozen street rows rather than all of them; None when there are too few rated streets
+    for the cut (the caller then ranks them all).
+
+    Rounding to 0.1 makes ties the index does not see; so each end reads every street
+    within two :data:`_BAND` of its n-th ratio, which holds all the streets sharing the
+    n-th percent, and ranks those exactly.
+    """
+    n = SHOWN_AT_EACH_END
+    s = StreetSummary
+    n_streets, n_rated = district.totals.streets, district.totals.streets_in_programme
+    if n_rated < 2 * n + 5:
+        return None
+
+    def edge(order):
+        """The n-th ratio from one end (n rated streets at least: there is one)."""
+        return (sa.select(_RATIO).where(_RATIO.is_not(None)).order_by(order)
+                .offset(n - 1).limit(1).scalar_subquery())
+
+    def near(where, order):
+        return session.execute(sa.select(s.street_id, Street.code, _RATIO)
+                               .join(Street, Street.id == s.street_id)
+                               .where(where).order_by(order)).all()
+
+    # The n-th street's percent is its ratio rounded, so within half a step of it; a
+    # street with the same percent lies within a step of the ratio: two steps' margin.
+    top = _ranked(near(_RATIO >= edge(_RATIO.desc()) - 2 * _BAND, _RATIO.desc()))[:n]
+    lowest = near(_RATIO <= edge(_RATIO.asc()) + 2 * _BAND, _RATIO.asc())
+    bottom = _ranked(lowest)[-n:]
+    # A street's rank is 1 + the streets with a higher percent: all but those at or
+    # below it, which are all among `lowest`.
+    percents = sorted(round(x, 1) for _sid, _code, x in lowest)
+    ranks = {sid: rank for rank, _p, _c, sid in top}
+    for _rank, percent, _code, sid in bottom:
+        at_or_below = sum(1 for p in percents if p <= percent)
+        ranks[sid] = 1 + n_rated - at_or_below
+    shown = [(p, code, sid) for _r, p, code, sid in top + bottom]
+    if include is not None and include not in ranks:
+        shown.append(_include(session, include, n_rated, ranks))
+    return shown, ranks, n_streets, n_rated
+
+
+def _include(session: Session, street_id: int, n_rated: int, ranks: dict) -> tuple:
+    """(percent, code, id) of one more street, its rank put in `ranks`."""
+    code, x = session.execute(sa.select(Street.code, _RATIO)
+                              .join(StreetSummary, StreetSummary.street_id == Street.id)
+                              .where(Street.id == street_id)).one()
+    if x is None:
+        return (None, code, street_id)
+    percent = round(x, 1)
+    above = session.scalar(sa.select(sa.func.count()).select_from(StreetSummary)
+                           .where(_RATIO > percent + _BAND))
+    band = session.scalars(sa.select(_RATIO).where(_RATIO > percent,
+                                                   _RATIO <= percent + _BAND)).all()
+    ranks[street_id] = 1 + above + sum(1 for y in band if round(y, 1) > percent)
+    return (percent, code, street_id)
+
+
+def _street_comparison_from_summaries(session: Session, filters: Filters, today: dt.date,
+                                      satisfaction: SatisfactionSource, full: bool,
+                                      district: _District | None = None,
+                                      include: int | None = None) -> Comparison:
+    """The streets ranked from street_summaries; details only for the streets shown.
+
+    The database divides the sums in IEEE doubles, as Python does, so rounding its ratio
+    here gives exactly the percent :mod:`renovation.progress` gives. Street `include` is
+    shown too, wherever it ranks (for its report).
+    """
+    district = district or _District(session, today)
+    s = StreetSummary
+    found = _quick_ranking(session, district, include) if not full else None
+    if found is not None:
+        shown, ranks, n_streets, n_rated = found
+    else:
+        found = session.execute(sa.select(s.street_id, Street.code, _RATIO)
+                                .join(Street, Street.id == s.street_id)
+                                .order_by(_RATIO.desc().nulls_last(), Street.code)).all()
+        rated = _ranked([(sid, code, x) for sid, code, x in found if x is not None])
+        ranks = {sid: rank for rank, _p, _c, sid in rated}
+        rated = [(p, code, sid) for _rank, p, code, sid in rated]
+        unrated = [(None, code, sid) for sid, code, x in found if x is None]
+        ordered = rated + unrated
+        n = SHOWN_AT_EACH_END
+        if full or len(ordered) <= 2 * n + 5:
+            shown = ordered
+        else:
+            shown = ordered[:n] + [r for r in rated[-n:] if r not in ordered[:n]]
+            shown += [r for r in ordered if r[2] == include and r not in shown]
+        n_streets, n_rated = len(ordered), len(rated)
+    ids = [sid for _p, _c, sid in shown]
+    details = sa.select(s.street_id, Street.name_zh, Street.name_en, s.communities,
+                        s.communities_in_programme, s.items, s.done_items
+                        ).join(Street, Street.id == s.street_id)
+    if full:
+        late = _overdue_by(session, Community.street_id, today)
+    else:
+        details = details.where(s.street_id.in_(ids))
+        late = _overdue_by(session, Community.street_id, today, Community.street_id.in_(ids))
+    about = {r[0]: r[1:] for r in session.execute(details)}
+    rates = satisfaction(session, filters, STREET)
+    rows = []
+    for percent, code, sid in shown:
+        zh, en, communities, in_programme, items, done = about[sid]
+        progress = (Progress(percent, items, done, int(late.get(sid, 0))) if items
+                    else NO_ITEMS)
+        rows.append(ComparisonRow(sid, code, zh, en, communities, in_programme, progress,
+                                  rates.get(sid), ranks.get(sid)))
+    t = district.totals
+    total = ComparisonRow(
+        None, "", "", "", t.communities, t.in_programme,
+        Progress(_percent(t.weighted, t.weights), t.items, t.done, district.late)
+        if t.items else NO_ITEMS, rates.get(None))
+    return Comparison(STREET, rows, total, hidden=n_streets - len(shown), ranked=n_rated)
 
 
 # --- The other figures ------------------------------------------------------------------------
@@ -208,8 +528,21 @@ def progress_by_kind(session: Session, filters: Filters, *,
                      today: dt.date | None = None) -> list[KindRow]:
     """Progress of each item kind that has selected items, in catalogue order."""
     today = today or dt.date.today()
+    if uses_summaries(filters):
+        return _kinds_from_summaries(_District(session, today))
     found = progress_by(session, RenovationItem.kind, today=today,
                         where=filters.item_clauses(today))
+    return _kind_rows(found)
+
+
+def _kinds_from_summaries(district: _District) -> list[KindRow]:
+    late = district.late_by_kind
+    return _kind_rows({k.kind: Progress(_percent(k.weighted_progress_sum, k.weight_sum), k.items,
+                                        k.done_items, late.get(k.kind, 0))
+                       for k in district.kinds})
+
+
+def _kind_rows(found: dict) -> list[KindRow]:
     order = [k.code for k in KINDS] + sorted(set(found) - set(BY_CODE))
     return [KindRow(code, BY_CODE.get(code), found[code]) for code in order if code in found]
 
@@ -218,11 +551,18 @@ def items_by_status(session: Session, filters: Filters, *,
                     today: dt.date | None = None) -> list[StatusRow]:
     """How many selected items are in each status (every status, in workflow order)."""
     today = today or dt.date.today()
+    if uses_summaries(filters):
+        return _statuses_from_summaries(_District(session, today))
     counts = dict(session.execute(
         sa.select(RenovationItem.status, sa.func.count(RenovationItem.id))
         .join(Community, RenovationItem.community)
         .where(*filters.item_clauses(today)).group_by(RenovationItem.status)).all())
     return [StatusRow(s, int(counts.get(s, 0))) for s in Status]
+
+
+def _statuses_from_summaries(district: _District) -> list[StatusRow]:
+    return [StatusRow(s, sum(getattr(k, f"{s.value}_items") for k in district.kinds))
+            for s in Status]
 
 
 def completion_date():
@@ -252,12 +592,19 @@ def completions_by_month(session: Session, filters: Filters, *,
     Done items whose day is not known are left out.
     """
     today = today or dt.date.today()
-    month = _month_of(session.get_bind(), completion_date()).label("month")
-    counts = dict(session.execute(
-        sa.select(month, sa.func.count(RenovationItem.id))
-        .join(Community, RenovationItem.community)
-        .where(RenovationItem.status.in_(DONE_STATUSES), *filters.item_clauses(today))
-        .group_by(month)).all())
+    if uses_summaries(filters):
+        counts = _months_from_summaries(session)
+    else:
+        month = _month_of(session.get_bind(), completion_date()).label("month")
+        counts = dict(session.execute(
+            sa.select(month, sa.func.count(RenovationItem.id))
+            .join(Community, RenovationItem.community)
+            .where(RenovationItem.status.in_(DONE_STATUSES), *filters.item_clauses(today))
+            .group_by(month)).all())
+    return _month_rows(counts)
+
+
+def _month_rows(counts: dict) -> list[MonthRow]:
     counts.pop(None, None)
     if not counts:
         return []
@@ -267,6 +614,22 @@ def completions_by_month(session: Session, filters: Filters, *,
         cumulative += completed
         rows.append(MonthRow(name, completed, cumulative))
     return rows
+
+
+def _months_from_summaries(session: Session) -> dict:
+    """{month: done items}: those with an actual end from the summaries, the few without
+    one (imported) from their history, through a partial index."""
+    counts = {m: int(n) for m, n in session.execute(
+        sa.select(CompletionMonth.month, sa.func.sum(CompletionMonth.items))
+        .group_by(CompletionMonth.month).having(sa.func.sum(CompletionMonth.items) > 0))}
+    # The same condition as the partial index ix_renovation_items_done_without_end.
+    without_end = sa.text("renovation_items.actual_end IS NULL "
+                          "AND renovation_items.status IN ('completed', 'accepted')")
+    month = _month_of(session.get_bind(), completion_date()).label("month")
+    for name, n in session.execute(sa.select(month, sa.func.count(RenovationItem.id))
+                                   .where(without_end).group_by(month)):
+        counts[name] = counts.get(name, 0) + int(n)
+    return counts
 
 
 def _months(first: str, last: str) -> list[str]:
@@ -282,6 +645,8 @@ def pilots_and_the_rest(session: Session, filters: Filters, *,
                         today: dt.date | None = None) -> list[PilotRow]:
     """The pilot communities against all the others (each group only if selected)."""
     today = today or dt.date.today()
+    if uses_summaries(filters):
+        return _pilots_from_summaries(_District(session, today))
     progress = progress_by(session, Community.is_pilot, today=today,
                            where=filters.item_clauses(today))
     counts = _community_counts(session, Community.is_pilot, filters, today)
@@ -289,9 +654,29 @@ def pilots_and_the_rest(session: Session, filters: Filters, *,
             for is_pilot in (True, False) if is_pilot in counts]
 
 
+def _pilots_from_summaries(district: _District) -> list[PilotRow]:
+    t = district.totals
+    pilot_late, late = district.pilot_late, district.late
+
+    def progress(items, done, weights, weighted, overdue) -> Progress:
+        return Progress(_percent(weighted, weights), items, done, overdue) if items else NO_ITEMS
+
+    groups = [PilotRow(True, t.pilot_communities, t.pilot_in_programme,
+                       progress(t.pilot_items, t.pilot_done, t.pilot_weights, t.pilot_weighted,
+                                pilot_late)),
+              PilotRow(False, t.communities - t.pilot_communities,
+                       t.in_programme - t.pilot_in_programme,
+                       progress(t.items - t.pilot_items, t.done - t.pilot_done,
+                                t.weights - t.pilot_weights, t.weighted - t.pilot_weighted,
+                                late - pilot_late))]
+    return [g for g in groups if g.communities]
+
+
 def building_area(session: Session, filters: Filters, *, today: dt.date | None = None) -> Area:
     """Building area renovated (communities whose selected items are all done) and in total."""
     today = today or dt.date.today()
+    if uses_summaries(filters):
+        return _area_from_summaries(_District(session, today))
     done = sa.func.sum(sa.case((RenovationItem.status.in_(DONE_STATUSES), 1), else_=0))
     per_community = (
         sa.select(RenovationItem.community_id.label("community_id"),
@@ -314,6 +699,12 @@ def building_area(session: Session, filters: Filters, *, today: dt.date | None =
                 int(programme[3]), int(programme[4]))
 
 
+def _area_from_summaries(district: _District) -> Area:
+    t = district.totals
+    return Area(t.area_m2, t.programme_m2, t.renovated_m2, t.in_programme, t.renovated,
+                t.without_area)
+
+
 # --- The whole dashboard ----------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -334,8 +725,12 @@ class Dashboard:
 
 
 def build_dashboard(session: Session, filters: Filters, *, today: dt.date | None = None,
-                    satisfaction: SatisfactionSource = no_ratings) -> Dashboard:
+                    satisfaction: SatisfactionSource = no_ratings,
+                    full_comparison: bool = False) -> Dashboard:
     """Every figure of the dashboard for what `filters` select.
+
+    The comparison keeps only the first and last streets of a long list unless
+    `full_comparison` (for its CSV).
 
     Raises
     ------
@@ -343,10 +738,20 @@ def build_dashboard(session: Session, filters: Filters, *, today: dt.date | None
         When the filters name a street that does not exist.
     """
     today = today or dt.date.today()
+    if uses_summaries(filters):
+        district = _District(session, today)
+        return Dashboard(
+            filters=filters, today=today, street=None,
+            comparison=_street_comparison_from_summaries(session, filters, today, satisfaction,
+                                                         full_comparison, district),
+            kinds=_kinds_from_summaries(district), statuses=_statuses_from_summaries(district),
+            months=_month_rows(_months_from_summaries(session)),
+            pilots=_pilots_from_summaries(district), area=_area_from_summaries(district))
     street = get_street(session, filters.street) if filters.street else None
     return Dashboard(
         filters=filters, today=today, street=street,
-        comparison=comparison(session, filters, today=today, satisfaction=satisfaction),
+        comparison=comparison(session, filters, today=today, satisfaction=satisfaction,
+                              full=full_comparison),
         kinds=progress_by_kind(session, filters, today=today),
         statuses=items_by_status(session, filters, today=today),
         months=completions_by_month(session, filters, today=today),
@@ -515,7 +920,12 @@ def street_report(session: Session, code: str, filters: Filters | None = None, *
     today = today or dt.date.today()
     street = get_street(session, code)
     filters = (filters or Filters()).but(street=None)
-    ranking = comparison(session, filters, today=today, satisfaction=satisfaction)
+    if uses_summaries(filters):
+        ranking = _street_comparison_from_summaries(session, filters, today, satisfaction,
+                                                    False, include=street.id)
+    else:
+        ranking = comparison(session, filters, today=today, satisfaction=satisfaction,
+                             full=True)
     row = next(r for r in ranking.rows if r.key == street.id)
     own = filters.but(street=street.code)
     rows = {r.key: r for r in community_rows(session, own, today=today)}
@@ -539,5 +949,5 @@ def street_report(session: Session, code: str, filters: Filters | None = None, *
             .where(*late.item_clauses(today))
             .order_by(RenovationItem.planned_end, Community.code, RenovationItem.id))]
     return StreetReport(street, own, today, to_shape(street.boundary), row,
-                        sum(1 for r in ranking.rows if r.rank is not None), ranking.total,
+                        ranking.ranked, ranking.total,
                         building_area(session, own, today=today), communities, overdue)

@@ -511,3 +511,165 @@ class ItemRating(Base):
     created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
 
     item: Mapped[RenovationItem] = relationship()
+
+
+# --- Summary tables ---
+# Running totals kept exact by database triggers on every write (migration 0004), so the
+# dashboard and the maps read a few rows instead of summing 1.2 million items. What each
+# column holds, and how to rebuild or check them: renovation.summaries.
+
+
+class ItemKindWeight(Base):
+    """Each catalogue kind's effort weight, in the database for the triggers to read.
+
+    Kept equal to :data:`renovation.catalogue.KINDS` (a test checks it; rebuilding the
+    summaries rewrites it). A kind missing here weighs 1, as in :mod:`renovation.progress`.
+    """
+
+    __tablename__ = "item_kinds"
+
+    kind: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    weight: Mapped[int]
+
+
+def _count(**kwargs):
+    return mapped_column(sa.Integer, nullable=False, server_default="0", **kwargs)
+
+
+def _big(**kwargs):
+    return mapped_column(sa.BigInteger, nullable=False, server_default="0", **kwargs)
+
+
+def _area(**kwargs):
+    return mapped_column(sa.Double, nullable=False, server_default="0", **kwargs)
+
+
+class CommunitySummary(Base):
+    """One row per community: its items rolled up (see renovation.summaries)."""
+
+    __tablename__ = "community_summaries"
+
+    community_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    street_id: Mapped[int] = mapped_column(index=True)
+    is_pilot: Mapped[bool] = mapped_column(server_default=sa.false())
+    building_area_m2: Mapped[float | None]
+    items: Mapped[int] = _count()
+    weight_sum: Mapped[int] = _big()
+    weighted_progress_sum: Mapped[int] = _big()
+    done_items: Mapped[int] = _count()
+
+
+class _StreetSums:
+    """The sums a street keeps and the district adds up (columns of both tables)."""
+
+    communities: Mapped[int] = _count()
+    communities_in_programme: Mapped[int] = _count()
+    communities_renovated: Mapped[int] = _count()
+    communities_without_area: Mapped[int] = _count()
+    items: Mapped[int] = _count()
+    weight_sum: Mapped[int] = _big()
+    weighted_progress_sum: Mapped[int] = _big()
+    done_items: Mapped[int] = _count()
+    building_area_m2: Mapped[float] = _area()
+    programme_area_m2: Mapped[float] = _area()
+    renovated_area_m2: Mapped[float] = _area()
+    pilot_communities: Mapped[int] = _count()
+    pilot_communities_in_programme: Mapped[int] = _count()
+    pilot_items: Mapped[int] = _count()
+    pilot_weight_sum: Mapped[int] = _big()
+    pilot_weighted_progress_sum: Mapped[int] = _big()
+    pilot_done_items: Mapped[int] = _count()
+
+
+class StreetSummary(_StreetSums, Base):
+    """One row per street: its communities and their items rolled up."""
+
+    __tablename__ = "street_summaries"
+
+    street_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    #: weighted_progress_sum / weight_sum (None without items), unrounded, computed by the
+    #: database; indexed, so the top and bottom streets are read without the others.
+    percent_complete: Mapped[float | None] = mapped_column(
+        sa.Double, sa.Computed("(CASE WHEN items > 0 THEN CAST(weighted_progress_sum AS "
+                               "DOUBLE PRECISION) / weight_sum END)", persisted=True),
+        index=True)
+
+
+class DistrictSummary(_StreetSums, Base):
+    """The district's totals spread over 16 rows (street id % 16): the sums of
+    :class:`StreetSummary` and how many streets there are, with items or not."""
+
+    __tablename__ = "district_summaries"
+
+    shard: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    streets: Mapped[int] = _count()
+    streets_in_programme: Mapped[int] = _count()
+
+
+class KindSummary(Base):
+    """The whole programme's items of a kind, spread over shards (item id % 16) so that
+    concurrent writers seldom wait on the same row: a kind's figures are its shards' sum."""
+
+    __tablename__ = "kind_summaries"
+
+    kind: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    shard: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    items: Mapped[int] = _count()
+    weight_sum: Mapped[int] = _big()
+    weighted_progress_sum: Mapped[int] = _big()
+    done_items: Mapped[int] = _count()
+    planned_items: Mapped[int] = _count()
+    consulting_items: Mapped[int] = _count()
+    design_items: Mapped[int] = _count()
+    construction_items: Mapped[int] = _count()
+    completed_items: Mapped[int] = _count()
+    accepted_items: Mapped[int] = _count()
+    suspended_items: Mapped[int] = _count()
+
+
+class CompletionMonth(Base):
+    """Done items with an actual end, by the month ("2024-05") of that end, sharded like
+    :class:`KindSummary`."""
+
+    __tablename__ = "completion_months"
+
+    month: Mapped[str] = mapped_column(sa.String(7), primary_key=True)
+    shard: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    items: Mapped[int] = _count()
+
+
+class DeadlineSummary(Base):
+    """Items not done that have a planned end, by kind, pilot community or not, and planned
+    end: the overdue items on a day are the months before it (:class:`DeadlineMonth`) and
+    the rows of its month before it, without scanning the items."""
+
+    __tablename__ = "deadline_summaries"
+
+    kind: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    is_pilot: Mapped[bool] = mapped_column(primary_key=True)
+    planned_end: Mapped[dt.date] = mapped_column(primary_key=True, index=True)
+    items: Mapped[int] = _count()
+
+
+class DeadlineMonth(Base):
+    """:class:`DeadlineSummary` by the month ("2024-05") of the planned end."""
+
+    __tablename__ = "deadline_months"
+
+    kind: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    is_pilot: Mapped[bool] = mapped_column(primary_key=True)
+    month: Mapped[str] = mapped_column(sa.String(7), primary_key=True, index=True)
+    items: Mapped[int] = _count()
+
+
+# Filters the summaries cannot answer (overdue on a given day, completions without an
+# actual end) read the items through these partial indexes.
+_NOT_DONE = "status NOT IN ('completed', 'accepted')"
+_DONE_WITHOUT_END = "actual_end IS NULL AND status IN ('completed', 'accepted')"
+# Items not done by community and planned end: a community's overdue items are an
+# index-only range (the pilots' overdue items, the streets shown in the comparison).
+sa.Index("ix_renovation_items_open_deadlines", RenovationItem.community_id,
+         RenovationItem.planned_end,
+         postgresql_where=sa.text(_NOT_DONE), sqlite_where=sa.text(_NOT_DONE))
+sa.Index("ix_renovation_items_done_without_end", RenovationItem.id,
+         postgresql_where=sa.text(_DONE_WITHOUT_END), sqlite_where=sa.text(_DONE_WITHOUT_END))

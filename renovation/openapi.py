@@ -659,6 +659,25 @@ def _paths() -> dict:
                  *_map_filters()],
                 _COMMUNITY_PROPERTIES),
         },
+        "/map/communities/{community_id}": {
+            "get": _operation(
+                "getMapCommunity", "What a community's map popup shows (fetched on click)",
+                {"200": _json_ok("The community's popup text.", {
+                    "type": "object", "required": ["id", "properties"],
+                    "properties": {"id": _ID, "properties": {
+                        "type": "object",
+                        "required": ["id", "name", "code", "street_code", "progress", "pilot",
+                                     "label", "title", "rows", "url", "link_text"],
+                        "properties": {k: v for k, v in _COMMUNITY_PROPERTIES["properties"].items()
+                                       if k in ("id", "name", "code", "street_code", "progress",
+                                                "pilot", "label", "title", "rows", "url",
+                                                "link_text")}}}}),
+                 "404": _NOT_FOUND},
+                parameters=[{"name": "community_id", "in": "path", "required": True,
+                             "description": "The community's number.", "schema": _ID},
+                            *_map_filters()],
+                tags=["map"]),
+        },
         "/map/items": {
             "get": _map_operation(
                 "getMapItems", "Renovation items in a map view",

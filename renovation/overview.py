@@ -8,17 +8,32 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, defer, selectinload
 
 from geo.spatialdb import as_geojson, simplified
 from renovation.errors import NotFound
-from renovation.models import Community, RenovationItem, Street
-from renovation.progress import NO_ITEMS, Progress, progress_by, total_progress
+from renovation.models import Community, RenovationItem, Street, StreetSummary
+from renovation.progress import DONE_STATUSES, NO_ITEMS, Progress, progress_by, total_progress
+
+
+@dataclass(frozen=True)
+class StreetRef:
+    """What a list needs of a street: not its boundary, and not an ORM object (12,000 of
+    those take longer to load than the page's queries)."""
+
+    id: int
+    code: str
+    name_zh: str
+    name_en: str
+    data_source: str
+
+    def name(self, locale: str) -> str:
+        return self.name_en if locale.startswith("en") else self.name_zh
 
 
 @dataclass(frozen=True)
 class StreetRow:
-    street: Street
+    street: Street | StreetRef
     progress: Progress
     communities: int
     communities_in_programme: int
@@ -39,36 +54,68 @@ class DistrictOverview:
     communities_in_programme: int
     building_area_m2: float
     pilots: list[Community]
+    #: How many pilots there are, when `pilots` holds only the first of them.
+    pilot_count: int | None = None
+
+    @property
+    def pilots_total(self) -> int:
+        return len(self.pilots) if self.pilot_count is None else self.pilot_count
 
 
-def district_overview(session: Session, *, today: dt.date | None = None) -> DistrictOverview:
-    """Every street with its progress, and the district's totals."""
-    by_street = progress_by(session, Community.street_id, today=today)
-    in_programme = sa.exists().where(RenovationItem.community_id == Community.id)
-    counts = {
-        street_id: (total, participating, area or 0.0)
-        for street_id, total, participating, area in session.execute(
-            sa.select(Community.street_id, sa.func.count(Community.id),
-                      sa.func.sum(sa.case((in_programme, 1), else_=0)),
-                      sa.func.sum(Community.building_area_m2))
-            .group_by(Community.street_id))
-    }
-    streets = session.scalars(sa.select(Street).order_by(Street.code)).all()
-    rows = [StreetRow(street, by_street.get(street.id, NO_ITEMS),
-                      *(int(v) if i < 2 else float(v)
-                        for i, v in enumerate(counts.get(street.id, (0, 0, 0.0)))))
-            for street in streets]
-    pilots = session.scalars(
-        sa.select(Community).where(Community.is_pilot).order_by(Community.code)
-        .options(selectinload(Community.street))).all()
+def district_overview(session: Session, *, today: dt.date | None = None,
+                      pilot_limit: int | None = None) -> DistrictOverview:
+    """Every street with its progress, and the district's totals.
+
+    The sums come from the summary tables the triggers keep (renovation.summaries), so the
+    page costs the same for 9 streets or 12,000; only the overdue counts, which depend on
+    the day, are counted from the items not done (a partial index holds just those).
+    """
+    today = today or dt.date.today()
+    overdue = dict(session.execute(
+        sa.select(Community.street_id, sa.func.count())
+        .select_from(RenovationItem).join(Community, RenovationItem.community)
+        .where(RenovationItem.planned_end < today,
+               RenovationItem.status.not_in(DONE_STATUSES))
+        .group_by(Community.street_id)).all())
+    query = (sa.select(Street.id, Street.code, Street.name_zh, Street.name_en,
+                       Street.data_source, StreetSummary.items, StreetSummary.weight_sum,
+                       StreetSummary.weighted_progress_sum, StreetSummary.done_items,
+                       StreetSummary.communities, StreetSummary.communities_in_programme,
+                       StreetSummary.building_area_m2)
+             .outerjoin(StreetSummary, StreetSummary.street_id == Street.id)
+             .order_by(Street.code))
+    rows = []
+    for (id_, code, name_zh, name_en, source, items, weights, weighted, done, communities,
+         in_programme, area) in session.execute(query):
+        progress = (Progress(round(weighted / weights, 1), items, done, overdue.get(id_, 0))
+                    if items else NO_ITEMS)
+        rows.append(StreetRow(StreetRef(id_, code, name_zh, name_en, source), progress,
+                              communities or 0, in_programme or 0, float(area or 0.0)))
+    pilots_query = (sa.select(Community).where(Community.is_pilot).order_by(Community.code)
+                    .options(selectinload(Community.street), defer(Community.footprint)))
+    pilot_count = session.scalar(sa.select(sa.func.count()).where(Community.is_pilot))
+    pilots = session.scalars(pilots_query.limit(pilot_limit)).all()
     return DistrictOverview(
         streets=rows,
-        progress=total_progress(session, today=today),
+        progress=_sum_progress([r.progress for r in rows], session),
         communities=sum(r.communities for r in rows),
         communities_in_programme=sum(r.communities_in_programme for r in rows),
         building_area_m2=sum(r.building_area_m2 for r in rows),
         pilots=list(pilots),
+        pilot_count=pilot_count,
     )
+
+
+def _sum_progress(parts: list[Progress], session: Session) -> Progress:
+    """The district's progress from the street summaries' weighted sums, not their percents."""
+    sums = session.execute(sa.select(
+        sa.func.sum(StreetSummary.weighted_progress_sum), sa.func.sum(StreetSummary.weight_sum),
+        sa.func.sum(StreetSummary.items), sa.func.sum(StreetSummary.done_items))).one()
+    weighted, weights, items, done = sums
+    if not items:
+        return NO_ITEMS
+    return Progress(round(float(weighted) / float(weights), 1), int(items), int(done or 0),
+                    sum(p.overdue for p in parts))
 
 
 def get_street(session: Session, code: str) -> Street:

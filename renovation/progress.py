@@ -7,7 +7,9 @@ over all items below the level, never as a mean of means, so a street's figure
 is not pulled about by communities with one or two small items. A community
 with no items is not in the programme and has no progress (``None``).
 
-The sums run in the database with one GROUP BY, on both backends.
+The sums run in the database with one GROUP BY, on both backends. The summary tables
+(:mod:`renovation.summaries`) keep the same two sums per community, street and kind, so
+the unfiltered dashboard and the maps read them instead of the items.
 """
 
 from __future__ import annotations

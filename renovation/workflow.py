@@ -13,11 +13,19 @@ import datetime as dt
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from renovation.errors import DomainError, NotFound
-from renovation.models import Community, ItemChange, RenovationItem, Role, User, utcnow
+from renovation.models import (
+    Community,
+    ItemChange,
+    RenovationItem,
+    Role,
+    Street,
+    User,
+    utcnow,
+)
 from renovation.status import PROGRESS_RANGE, Status
 
 S = Status
@@ -134,6 +142,29 @@ def get_item(session: Session, item_id: int, *, for_update: bool = False) -> Ren
     return item
 
 
+#: What deciding on a change and answering it need besides the item: its community's name
+#: and street, the street's code. Loaded in the item's own query, without the footprint
+#: and the street's boundary (large geometries no change looks at).
+_WITH_PLACE = (joinedload(RenovationItem.community)
+               .load_only(Community.name, Community.street_id)
+               .joinedload(Community.street).load_only(Street.code),)
+
+
+def get_item_to_change(session: Session, item_id: int, *, fresh: bool = False
+                       ) -> RenovationItem:
+    """The item with what a change looks at, in one query; `fresh` reads it again.
+
+    The caller keeps the returned object while it works: the session holds loaded objects
+    only weakly, and :func:`change_item` finds this one again without a query.
+    """
+    if not 0 < item_id < 2**31:
+        raise NotFound(_l("There is no item number %(id)s.", id=item_id))
+    item = session.get(RenovationItem, item_id, options=_WITH_PLACE, populate_existing=fresh)
+    if item is None:
+        raise NotFound(_l("There is no item number %(id)s.", id=item_id))
+    return item
+
+
 def _checked(item: RenovationItem, request: ChangeRequest, today: dt.date
              ) -> tuple[Status, int, dt.date]:
     """The status, progress and date the change leads to, or a DomainError saying why not."""
@@ -202,21 +233,23 @@ def change_item(session: Session, user: User | None, item_id: int, request: Chan
     # Always touch the row, so that a note-only change also bumps the version: every
     # accepted change then has its own version, and a replayed edit is stale.
     item.updated_at = utcnow()
-    try:
-        # The UPDATE says "WHERE version = <the version we read>": if another change
-        # committed in between, no row matches and SQLAlchemy raises StaleDataError.
-        session.flush()
-    except StaleDataError:
-        session.rollback()
-        current = get_item(session, item_id)
-        raise Conflict(_l("Someone changed this item at the same moment. Look at the current "
-                          "state and try again."), current) from None
+    # One flush writes both: the UPDATE first (the history row refers to the item), and it
+    # says "WHERE version = <the version we read>"; if another change committed in between,
+    # no row matches, SQLAlchemy raises StaleDataError and the history row is not written.
+    # SQLAlchemy's version counter adds one, hence version_after.
     change = ItemChange(item_id=item.id, user_id=user.id, effective_date=day,
                         status_before=status_before, status_after=status_after,
                         progress_before=progress_before, progress_after=progress_after,
-                        note=request.note.strip(), version_after=item.version, source=source)
+                        note=request.note.strip(), version_after=item.version + 1,
+                        source=source)
     session.add(change)
-    session.flush()
+    try:
+        session.flush()
+    except StaleDataError:
+        session.rollback()
+        current = get_item_to_change(session, item_id, fresh=True)
+        raise Conflict(_l("Someone changed this item at the same moment. Look at the current "
+                          "state and try again."), current) from None
     return change
 
 

@@ -222,7 +222,7 @@ def _challenge(response):
 
 @bp.get("/items/<int:item_id>")
 def get_item(item_id: int):
-    item = workflow.get_item(db_session(), item_id)
+    item = workflow.get_item_to_change(db_session(), item_id)
     return jsonify(item_json(item, locale_code()))
 
 
@@ -231,16 +231,21 @@ def change_item(item_id: int):
     user = _token_user()
     session = db_session()
     # Who may change the item is answered before the body is looked at, as on the page.
-    workflow.require_edit(user, workflow.get_item(session, item_id))
+    # `item` is kept: change_item then finds it in the session instead of reading it again.
+    item = workflow.get_item_to_change(session, item_id)
+    workflow.require_edit(user, item)
     change_request = _change_request(_json_object())
     try:
         change = workflow.change_item(session, user, item_id, change_request, source="api")
     except workflow.Conflict as conflict:
-        session.rollback()  # and so `current` is read again: the state as it is now
+        # `conflict.item` was read in this transaction (or again after a lost race): the
+        # state as it is now. Nothing was written; the session is closed after the answer.
         error = {"status": conflict.status, "message": str(conflict.message)}
         return jsonify({"error": error, "current": item_json(conflict.item, locale_code())}), 409
     session.commit()
-    body = item_json(workflow.get_item(session, item_id), locale_code())
+    # The session keeps what it wrote after the commit (expire_on_commit=False): the answer
+    # is built from it, with no further query.
+    body = item_json(item, locale_code())
     body["change_id"] = change.id
     return jsonify(body)
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from numbers import Number
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 from flask_babel import gettext as _
+from markupsafe import Markup, escape
 
 from renovation import charts, ratings
 from renovation import dashboard as service
@@ -27,6 +29,26 @@ from renovation.web import db_session
 
 bp = Blueprint("dashboard", __name__)
 
+
+def _cell_text(value) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:,.1f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}" if value >= 10000 else str(value)
+    return str(value)
+
+
+@bp.app_template_filter("gx_cells")
+def table_cells(row) -> Markup:
+    """One row of a chart's numbers as ``<td>`` cells, numbers right-aligned: a filter
+    rather than a macro per cell, as a district's tables hold hundreds of cells."""
+    # A number's text is digits, separators and signs: only other values need escaping.
+    return Markup("".join(
+        f'<td class="text-end">{_cell_text(v)}</td>'
+        if isinstance(v, Number) else f"<td>{escape(_cell_text(v))}</td>" for v in row))
+
 #: The satisfaction source is looked up here, so that the ratings (效果共评) can plug
 #: in with ``app.extensions["gengxin.satisfaction"] = their_source``.
 SATISFACTION = "gengxin.satisfaction"
@@ -36,9 +58,18 @@ def _satisfaction() -> service.SatisfactionSource:
     return current_app.extensions.get(SATISFACTION, ratings.satisfaction_rates)
 
 
-def _street_choices() -> list[dict]:
-    return [{"code": s.code, "name_zh": s.name_zh, "name_en": s.name_en}
-            for s in db_session().scalars(sa.select(Street).order_by(Street.code))]
+#: Above this many streets the filter form asks for a street code instead of listing them all
+#: (a list of 10,000 streets would be a megabyte of page nobody can scroll).
+MAX_STREET_CHOICES = 300
+
+
+def _street_choices() -> list[dict] | str:
+    rows = db_session().execute(
+        sa.select(Street.code, Street.name_zh, Street.name_en).order_by(Street.code)
+        .limit(MAX_STREET_CHOICES + 1)).all()
+    if len(rows) > MAX_STREET_CHOICES:
+        return "code"
+    return [{"code": code, "name_zh": zh, "name_en": en} for code, zh, en in rows]
 
 
 def _page(filters: Filters, *, street_page: bool):
@@ -71,7 +102,8 @@ def table_csv(name: str):
     if name not in service.TABLES:
         raise NotFound(_("There is no table called %(name)s.", name=name[:40]))
     board = service.build_dashboard(db_session(), Filters.from_args(request.args),
-                                    satisfaction=_satisfaction())
+                                    satisfaction=_satisfaction(),
+                                    full_comparison=name == "comparison")
     table = service.table(board, name, locale_code())
     out = io.StringIO(newline="")
     writer = csv.writer(out, lineterminator="\r\n")

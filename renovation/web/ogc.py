@@ -4,7 +4,9 @@ Part 1 (requirement classes core, GeoJSON, HTML, OpenAPI 3.0) and Part 2 (CRS by
 reference). A view checks the query string with :mod:`geo.ogcapi` (an unknown or
 repeated parameter is refused, so a typo never passes for "no filter"), reads
 through :mod:`renovation.ogc_collections` and answers in JSON or HTML, chosen by
-``f`` or else by the Accept header. Errors are OGC exceptions
+``f`` or else by the Accept header. A page of GeoJSON in CRS84 goes out as the text
+:meth:`~renovation.ogc_collections.Collection.page` gives, never parsed into Python;
+HTML and other CRSs work on dictionaries. Errors are OGC exceptions
 (``{"code", "description"}``) in JSON, or the error page in HTML. Read-only and
 public, like the maps.
 """
@@ -12,7 +14,6 @@ public, like the maps.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 
 from flask import Blueprint, current_app, render_template, request, url_for
@@ -50,10 +51,12 @@ from renovation.ogc_collections import (
     STORAGE_CRS,
     Collection,
     FeatureQuery,
+    Page,
     conformance_classes,
     feature_schema,
     openapi_document,
     queryables_schema,
+    to_json,
 )
 from renovation.overview import MAX_ID
 from renovation.web import db_session, discard_session, whole_number
@@ -109,8 +112,11 @@ def _url(endpoint: str, **values) -> str:
 
 
 def _json(body: dict, content_type: str = JSON, headers: dict | None = None):
-    response = current_app.response_class(
-        json.dumps(body, ensure_ascii=False, separators=(",", ":")), content_type=content_type)
+    return _response(to_json(body), content_type, headers)
+
+
+def _response(text: str, content_type: str, headers: dict | None = None):
+    response = current_app.response_class(text, content_type=content_type)
     response.headers.update(headers or {})
     return response
 
@@ -331,9 +337,14 @@ def items(collection_id: str):
     crs = parse_crs(request.args.get("crs"), CRSS)
     query = _feature_query(found)
     session = db_session()
-    matched = found.count(session, query)
-    features = _in_crs(found.features(session, query, limit=limit, offset=offset,
-                                      lang=locale_code()), crs)
+    if html or crs != STORAGE_CRS:  # dictionaries: rows of a table, or coordinates to move
+        features = _in_crs(found.features(session, query, limit=limit, offset=offset,
+                                          lang=locale_code()), crs)
+        page = Page("" if html else ",".join(to_json(f) for f in features), len(features),
+                    found.matched(session, query, limit=limit, offset=offset,
+                                  returned=len(features)))
+    else:  # GeoJSON as stored: the database's text goes out unparsed
+        page = found.page(session, query, limit=limit, offset=offset, lang=locale_code())
     url = _url("ogc.items", collection_id=found.id)
     form = "html" if html else "json"
     own_type = HTML if html else GEOJSON
@@ -345,17 +356,20 @@ def items(collection_id: str):
         link(_url("ogc.collection", collection_id=found.id, f=form), "collection",
              HTML if html else JSON, _("The collection")),
         *page_links(url, _request_params(form), offset=offset, limit=limit,
-                    returned=len(features), matched=matched, type_=own_type,
+                    returned=page.returned, matched=page.matched, type_=own_type,
                     titles=(_("Next page"), _("Previous page"))),
     ]
     if html:
         return render_template("ogc/items.html", collection=found, features=features,
-                               matched=matched, offset=offset, links=links,
+                               matched=page.matched, offset=offset, links=links,
                                by_rel={lk["rel"]: lk for lk in links})
-    body = {"type": "FeatureCollection", "features": features, "numberMatched": matched,
-            "numberReturned": len(features), "timeStamp": rfc3339(dt.datetime.now(dt.UTC)),
+    body = {"type": "FeatureCollection", "features": None, "numberMatched": page.matched,
+            "numberReturned": page.returned, "timeStamp": rfc3339(dt.datetime.now(dt.UTC)),
             "links": links}
-    return _json(body, GEOJSON, {"Content-Crs": content_crs(crs)})
+    # The features' text goes in unparsed, in the place of the null (the first key after type).
+    head, _null, tail = to_json(body).partition('"features":null')
+    return _response(f'{head}"features":[{page.features_json}]{tail}', GEOJSON,
+                     {"Content-Crs": content_crs(crs)})
 
 
 @bp.get("/collections/<collection_id>/items/<feature_id>")

@@ -10,9 +10,11 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from shapely.geometry import shape
 
 from geo.assets import localize
-from geo.maps import render_parts
-from renovation import dashboard, maps, overview
+from geo.bbox import pad
+from geo.maps import StaticGeoJson, render_parts
+from renovation import dashboard, mapdata, maps, overview
 from renovation.catalogue import BY_CODE, KINDS
+from renovation.compression import static_url
 from renovation.errors import DomainError
 from renovation.filters import Filters
 from renovation.i18n import COOKIE, locale_code
@@ -27,34 +29,57 @@ bp = Blueprint("pages", __name__)
 #: Street outlines are drawn at district scale: 1e-4 degrees (about 10 m) is plenty.
 OUTLINE_TOLERANCE_DEG = 1e-4
 SHIJINGSHAN_BOUNDS = (116.05, 39.85, 116.30, 40.00)
+#: Up to this many streets the district page embeds their outlines and names and offers
+#: them in the street filter; beyond (a city, the country) outlines would weigh megabytes,
+#: and the map shows streets as points with their figures (api_map) instead.
+MAX_EMBEDDED_STREETS = 300
+#: Beyond MAX_EMBEDDED_STREETS, a street page outlines the streets within this many
+#: degrees (about 2 km) of its own.
+NEIGHBOURHOOD_DEG = 0.02
+#: Rows of the district page's street table and pilot list; the rest are on the dashboard.
+MAX_LISTED = 100
 
 
 def _settings(filters: Filters | None = None) -> maps.MapSettings:
     return maps.MapSettings(
         lang=locale_code(), basemap=current_app.config["BASEMAP"],
         basemap_key=current_app.config["TIANDITU_KEY"],
-        script_url=url_for("static", filename="js/gengxin-map.js"),
+        script_url=static_url("js/gengxin-map.js"),
         communities_url=url_for("api_map.communities"), items_url=url_for("api_map.items"),
         filters=filters.to_args() if filters else {})
 
 
 def _render_map(m: folium.Map) -> dict[str, str]:
     return render_parts(m, nonce=nonce(),
-                        localize=lambda e: localize(e, lambda p: url_for("static", filename=p)))
+                        localize=lambda e: localize(e, static_url))
 
 
 @bp.get("/")
 def district():
     session = db_session()
     filters = Filters.from_args(request.args)
-    summary = (overview.district_overview(session) if filters.is_empty
+    summary = (overview.district_overview(session, pilot_limit=MAX_LISTED) if filters.is_empty
                else dashboard.district_overview(session, filters))
-    streets = overview.streets_geojson(session, tolerance_deg=OUTLINE_TOLERANCE_DEG)
     bounds = overview.district_bounds(session) or SHIJINGSHAN_BOUNDS
+    many = len(summary.streets) > MAX_EMBEDDED_STREETS
+    streets = ({"type": "FeatureCollection", "features": []} if many
+               else overview.streets_geojson(session, tolerance_deg=OUTLINE_TOLERANCE_DEG))
     m = maps.build_district_map(streets, bounds, _settings(filters))
+    if many:
+        _fit_to(m, bounds)
     return render_template("pages/district.html", summary=summary, map=_render_map(m),
                            filters=filters, kinds=KINDS, statuses=list(Status),
-                           street_choices=[f["properties"] for f in streets["features"]])
+                           street_choices=None if many else
+                           [f["properties"] for f in streets["features"]],
+                           max_listed=MAX_LISTED)
+
+
+def _fit_to(m: folium.Map, bounds) -> None:
+    """Open `m` on `bounds` when its street layer, which would have fitted it, is empty."""
+    for child in m._children.values():
+        if isinstance(child, StaticGeoJson):
+            child.fit_to(bounds)
+            return
 
 
 @bp.get("/streets/<code>")
@@ -68,10 +93,12 @@ def street(code: str):
     else:
         rows = dashboard.street_communities(session, street, filters)
         progress = total_progress(session, where=filters.but(street=code).item_clauses())
-    streets = overview.streets_geojson(session, tolerance_deg=OUTLINE_TOLERANCE_DEG)
-    own = next(f for f in streets["features"] if f["properties"]["code"] == code)
-    bounds = shape(own["geometry"]).bounds
-    # Neighbouring communities stay on the map, filtered like this street's.
+    bounds = mapdata.street_bounds(session, street.id)
+    # The district's streets, or in a larger programme the neighbours' only; their
+    # communities stay on the map, filtered like this street's.
+    many = mapdata.street_count(session) > MAX_EMBEDDED_STREETS
+    streets = mapdata.street_outlines(session, pad(bounds, NEIGHBOURHOOD_DEG) if many else None,
+                                      tolerance_deg=OUTLINE_TOLERANCE_DEG)
     m = maps.build_street_map(streets, code, bounds, _settings(filters))
     return render_template("pages/street.html", street=street, rows=rows, progress=progress,
                            map=_render_map(m), filters=filters, kinds=KINDS,

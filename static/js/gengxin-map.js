@@ -43,7 +43,48 @@
   function bindText(feature, layer) {
     var props = feature.properties || {};
     if (props.label) { layer.bindTooltip(el('span', null, props.label), {sticky: true}); }
+    if (props.zoom_in) { return; }  // a cell of streets zooms in instead
     if (props.title || (props.rows && props.rows.length)) { layer.bindPopup(popupContent(props)); }
+  }
+
+  // A lean feature's popup is fetched when it is clicked: the view's data then
+  // carries no popup text. The popup opens once its text has come.
+  function bindDetail(map, layer, url) {
+    var asked = false;
+    layer.on('click', function () {
+      if (layer.getPopup() || asked || !url) { return; }
+      asked = true;
+      fetch(url, {credentials: 'same-origin', headers: {'Accept': 'application/json'}})
+        .then(function (response) {
+          if (!response.ok) { throw new Error('HTTP ' + response.status); }
+          return response.json();
+        })
+        .then(function (data) {
+          layer.bindPopup(popupContent(data.properties || {}));
+          if (map.hasLayer(layer)) { layer.openPopup(); }
+        })
+        .catch(function () { asked = false; });
+    });
+  }
+
+  // A street or a grid cell of streets at small scale: a round badge with its number
+  // of communities, coloured by progress; a cell zooms in when clicked.
+  function areaMarker(map, feature, latlng) {
+    var props = feature.properties || {};
+    var count = parseInt(props.count, 10) || 0;
+    var size = Math.round(Math.min(44, 20 + 5 * Math.log(Math.max(count, 1)) / Math.LN10 * 2));
+    var badge = el('span', 'gx-area-count', count);
+    badge.style.background = props.fill || '#888';
+    badge.style.width = badge.style.height = badge.style.lineHeight = size + 'px';
+    var marker = L.marker(latlng, {
+      icon: L.divIcon({className: 'gx-area gx-area-' + (props.area === 'cell' ? 'cell' : 'street'),
+        html: badge, iconSize: [size, size], iconAnchor: [size / 2, size / 2]}),
+      keyboard: true
+    });
+    if (props.zoom_in) {
+      marker.on('click', function () { map.setView(latlng, Math.min(map.getZoom() + 2, 13)); });
+    }
+    return marker;
   }
 
   // Each drawn feature gets a class naming its id (gx-f-12), for styling and tests.
@@ -66,9 +107,10 @@
     };
   }
 
-  function pointLayer(options) {
+  function pointLayer(map, options) {
     return function (feature, latlng) {
       var props = feature.properties || {};
+      if (props.area) { return areaMarker(map, feature, latlng); }
       if (options.pointStyle === 'star') {
         return L.marker(latlng, {
           icon: L.divIcon({className: 'gx-star ' + (options.className || ''), html: '\u2605',
@@ -90,11 +132,16 @@
   // replaced, so an open popup survives the pan that opening it caused.
   function bboxLayer(map, options) {
     var byId = {};
+    var detailUrl = null;
     var layer = L.geoJSON(null, {
-      style: styleOf(options), pointToLayer: pointLayer(options),
+      style: styleOf(options), pointToLayer: pointLayer(map, options),
       onEachFeature: function (feature, drawn) {
         bindText(feature, drawn);
-        drawn.gxKey = JSON.stringify([feature.geometry, feature.properties]);
+        var props = feature.properties || {};
+        if (!props.title && !props.area && detailUrl && parseInt(props.id, 10) > 0) {
+          bindDetail(map, drawn, detailUrl.replace('{id}', String(parseInt(props.id, 10))));
+        }
+        drawn.gxKey = feature.gxKey;
         byId[String(feature.id)] = drawn;
       }
     });
@@ -111,15 +158,33 @@
       layer.featureCount = 0;
     }
 
+    // A lean feature names its style (data.styles) instead of carrying it.
+    function withStyle(feature, styles) {
+      var props = feature.properties || {};
+      if (!styles || !props.s || !Object.prototype.hasOwnProperty.call(styles, props.s)) {
+        return feature;
+      }
+      var merged = {};
+      Object.keys(styles[props.s]).forEach(function (k) { merged[k] = styles[props.s][k]; });
+      Object.keys(props).forEach(function (k) { merged[k] = props[k]; });
+      return {type: 'Feature', id: feature.id, geometry: feature.geometry, properties: merged};
+    }
+
     function update(data) {
       var seen = {};
-      data.features.forEach(function (feature) {
+      // Streets gave way to communities or the reverse: nothing drawn before stays,
+      // not even a feature whose popup is open (it would float over the other kind).
+      if (layer.aggregated !== undefined && layer.aggregated !== !!data.aggregated) { clear(); }
+      detailUrl = typeof data.detail === 'string' && isLocalPath(data.detail) ? data.detail : null;
+      data.features.forEach(function (received) {
+        var key = JSON.stringify([received.geometry, received.properties]);
+        var feature = withStyle(received, data.styles);
+        feature.gxKey = key;
         var id = String(feature.id);
         seen[id] = true;
         var existing = byId[id];
         if (existing) {
-          if (keepsPopup(existing) ||
-              existing.gxKey === JSON.stringify([feature.geometry, feature.properties])) { return; }
+          if (keepsPopup(existing) || existing.gxKey === key) { return; }
           layer.removeLayer(existing);
           delete byId[id];
         }
@@ -132,6 +197,7 @@
         }
       });
       layer.featureCount = Object.keys(byId).length;
+      layer.aggregated = !!data.aggregated;
     }
 
     function refresh() {
@@ -146,7 +212,7 @@
       var bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]
         .map(function (v) { return v.toFixed(5); }).join(',');
       var url = options.url + (options.url.indexOf('?') < 0 ? '?' : '&') +
-        'bbox=' + bbox + '&zoom=' + zoom;
+        (options.lean ? 'lean=1&' : '') + 'bbox=' + bbox + '&zoom=' + zoom;
       if (url === lastUrl) { return; }
       lastUrl = url;
       if (controller) { controller.abort(); }
@@ -204,9 +270,12 @@
         group.addLayer(tip);
       });
     }
-    if (options.fitBounds && data.features.length) {
+    if (options.fitBounds && (data.features.length || options.bounds)) {
       // No animation: layers would fetch once for the first view and again after it.
-      map.fitBounds(shapes.getBounds(), {padding: [8, 8], animate: false});
+      // Bounds without outlines are those of points drawn as badges: leave room for them.
+      var pad = options.bounds ? 28 : 8;
+      map.fitBounds(options.bounds ? L.latLngBounds(options.bounds) : shapes.getBounds(),
+        {padding: [pad, pad], animate: false});
     }
     return group;
   }

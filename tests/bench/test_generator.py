@@ -52,7 +52,7 @@ def test_items_in_every_status_with_fitting_progress_and_distinct_kinds(programm
     assert per_community.min() >= 5 and per_community.max() <= 10
     assert set(items.status) == {s.value for s in Status}
     assert not items.duplicated(["community_id", "kind"]).any()
-    for status, progress in zip(items.status, items.progress_pct):
+    for status, progress in zip(items.status, items.progress_pct, strict=True):
         low, high = PROGRESS_RANGE[Status(status)]
         assert low <= progress <= high
     expected_type = {"point": "Point", "line": "LineString", "polygon": "Polygon"}

@@ -27,6 +27,7 @@ from geo.gisfiles import (
     detect_format,
     parse_crs,
     read_gis_file,
+    read_gis_path,
     repair_geometry,
 )
 
@@ -337,3 +338,33 @@ def test_workbook_with_a_dtd_behind_a_long_prolog_is_refused(tmp_path):
     with pytest.raises(GisFileError) as caught:
         read_gis_file(buffer.getvalue(), crs=parse_crs("4326"))
     assert caught.value.reason == "doctype"
+
+
+def test_a_geopackage_on_disk_is_read_in_place_as_its_bytes_would_be(tmp_path):
+    data = frame().to_crs(4548)  # projected, so the conversion runs too
+    path = tmp_path / "in-place" / "communities.gpkg"
+    path.parent.mkdir()
+    path.write_bytes(to_bytes(data, "GPKG", tmp_path))
+    from_disk = read_gis_path(path)
+    from_bytes = read_gis_file(path.read_bytes(), filename=path.name)
+    assert from_disk.format == "gpkg" and from_disk.source_crs_label.startswith("EPSG:4548")
+    assert list(from_disk.frame["code"]) == list(from_bytes.frame["code"]) == ["C0", "C1"]
+    assert all(a.equals_exact(b, 0) for a, b in zip(from_disk.frame.geometry,
+                                                    from_bytes.frame.geometry, strict=True))
+    assert from_disk.frame.geometry[0].equals_exact(SQUARE, 1e-8)
+    # The limits hold as for an upload, and other formats are read as bytes.
+    with pytest.raises(GisFileError) as refused:
+        read_gis_path(path, limits=Limits(max_features=1))
+    assert refused.value.reason == "too_many_features"
+    with pytest.raises(GisFileError) as refused:
+        read_gis_path(path, limits=Limits(max_bytes=1000))
+    assert refused.value.reason == "too_large"
+    text = tmp_path / "named.gpkg"
+    text.write_text("code,lon,lat\nA,116.2,39.9\n")
+    with pytest.raises(GisFileError) as refused:
+        read_gis_path(text)
+    assert (refused.value.reason, refused.value.params) == ("not_gis", {"found": "text",
+                                                                        "claimed": "gpkg"})
+    csv_file = tmp_path / "points.csv"
+    csv_file.write_text("code,lon,lat\nA,116.2,39.9\n")
+    assert read_gis_path(csv_file, crs=parse_crs("4326")).frame.geometry[0] == Point(116.2, 39.9)

@@ -9,16 +9,25 @@ The proof: no 5xx; every answer is 200 or 409; every 200 has exactly one history
 every history row a 200; versions in the history run on without gaps or repeats; each
 accepted change starts from the state the previous one left (nothing was overwritten
 unseen); the item ends as the last accepted change left it.
+
+They run against the test server (threads in one process) and against the production
+setting: gunicorn with :mod:`renovation.gunicorn_conf` (processes forked from a preloaded
+app, a connection pool of their own each), on PostgreSQL, the database it is meant for.
 """
 
 from __future__ import annotations
 
 import http.client
 import json
+import os
 import random
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -33,6 +42,50 @@ CLIENTS, ROUNDS, ITEMS = 8, 25, 3
 LAOSHAN = "110107002000"
 START_PROGRESS = 10
 LOW, HIGH = PROGRESS_RANGE[Status.CONSTRUCTION]
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def gunicorn_server(backend, db_url, tmp_path):
+    """The app under gunicorn with the production settings, on a free port; yields its URL.
+
+    Only on PostGIS (a test using it pins `backend`): a production server is set up there.
+    """
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    environment = {**os.environ, "DATABASE_URL": db_url, "SECRET_KEY": "test-secret",
+                   "GUNICORN_WORKERS": "2", "GUNICORN_THREADS": "4"}
+    log = (tmp_path / "gunicorn.log").open("wb")
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("gunicorn")), "--config",
+         "python:renovation.gunicorn_conf", "--bind", f"127.0.0.1:{port}", "server:create_app()"],
+        cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert process.poll() is None, (tmp_path / "gunicorn.log").read_text()[-2000:]
+            assert time.monotonic() < deadline, "gunicorn did not answer within 90 s"
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            try:
+                conn.request("GET", "/api/openapi.json")
+                if conn.getresponse().status == 200:
+                    break
+            except OSError:
+                time.sleep(0.2)
+            finally:
+                conn.close()
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
 
 
 @pytest.fixture
@@ -116,9 +169,18 @@ def _run_clients(base_url: str, item_ids: list[int], clients: list[tuple[str, st
 
 def test_concurrent_edits_lose_nothing_and_record_each_accepted_edit_once(
         live_server, app_session, contested):
+    _check_concurrent_edits(live_server, app_session, contested)
+
+
+@pytest.mark.parametrize("backend", ["postgis"])
+def test_concurrent_edits_under_gunicorn_lose_nothing(gunicorn_server, app_session, contested):
+    _check_concurrent_edits(gunicorn_server, app_session, contested)
+
+
+def _check_concurrent_edits(base_url, app_session, contested):
     item_ids, clients = contested
     started = time.monotonic()
-    reads, edits, failures = _run_clients(live_server, item_ids, clients)
+    reads, edits, failures = _run_clients(base_url, item_ids, clients)
     elapsed = time.monotonic() - started
 
     assert not failures, failures

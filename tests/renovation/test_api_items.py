@@ -275,6 +275,35 @@ def test_a_change_moves_the_item_writes_history_and_moves_progress(client, app_s
     assert total_progress(app_session).percent >= district_before
 
 
+def test_a_change_costs_four_statements_and_no_large_geometry(client, app, item, tokens):
+    """The token's user, the item with its place, the UPDATE, the history row: nothing more.
+
+    Every API change runs this path, so a query added to it (a lazy load of the community,
+    a second read of the item, a reload for the answer) shows here.
+    """
+    statements = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(" ".join(statement.split()))
+
+    engine = app.extensions["gengxin.db"].engine
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        response = patch(client, item.id, {"version": 1, "progress": 30, "note": "四条"},
+                         tokens["official"])
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+
+    assert response.status_code == 200, response.get_data()
+    kinds = [" ".join(s.split()[:3]) for s in statements]
+    assert len(statements) == 4, kinds
+    assert statements[0].startswith("SELECT users.") and "JOIN api_tokens" in statements[0]
+    assert statements[1].startswith("SELECT renovation_items.")
+    assert statements[2].startswith("UPDATE renovation_items")
+    assert statements[3].startswith("INSERT INTO item_changes")
+    assert not any("footprint" in s or "boundary" in s for s in statements)
+
+
 def test_a_note_alone_is_a_change_with_a_new_version(client, app_session, item, tokens):
     response = patch(client, item.id, {"version": 1, "note": "居民意见已汇总"}, tokens["official"])
     assert response.status_code == 200

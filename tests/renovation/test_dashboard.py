@@ -353,3 +353,174 @@ def test_print_stylesheet_sets_a4_portrait_and_hides_the_navigation():
     css = (Path(__file__).resolve().parents[2] / "static" / "css" / "print.css").read_text()
     assert re.search(r"@page\s*{[^}]*size:\s*A4 portrait", css)
     assert re.search(r"@media print\s*{[^@]*\.gx-nav[^{]*{\s*display:\s*none", css)
+
+
+# --- The summary tables behind the unfiltered district ---------------------------------------
+
+def live(session, monkeypatch, **kwargs) -> dashboard.Dashboard:
+    """The dashboard summed from the items, as the filtered views are, for comparison."""
+    with monkeypatch.context() as m:
+        m.setattr(dashboard, "uses_summaries", lambda filters: False)
+        return dashboard.build_dashboard(session, Filters(), today=TODAY, **kwargs)
+
+
+def assert_same_board(got: dashboard.Dashboard, want: dashboard.Dashboard) -> None:
+    assert got.comparison == want.comparison
+    assert (got.kinds, got.statuses, got.months, got.pilots) == (
+        want.kinds, want.statuses, want.months, want.pilots)
+    a, b = got.area, want.area
+    assert (a.communities_in_programme, a.communities_renovated, a.communities_without_area) == (
+        b.communities_in_programme, b.communities_renovated, b.communities_without_area)
+    for name in ("total_m2", "programme_m2", "renovated_m2"):
+        assert getattr(a, name) == pytest.approx(getattr(b, name), rel=1e-12)
+
+
+@pytest.mark.parametrize("change", ["none", "status", "move_community", "delete_item",
+                                    "pilot", "history_only"])
+def test_the_summaries_give_the_same_dashboard_as_the_items(session, monkeypatch, change):
+    """Whatever was written, the district page read from the summaries equals the sums of the
+    items (the filtered views' path), figure for figure."""
+    items = session.scalars(sa.select(RenovationItem).order_by(RenovationItem.id)).all()
+    streets = session.scalars(sa.select(Street).order_by(Street.code)).all()
+    undone = next(i for i in items if not i.status.is_done and i.planned_end)
+    if change == "status":
+        undone.status, undone.progress_pct, undone.actual_end = (Status.ACCEPTED, 100,
+                                                                 dt.date(2026, 5, 3))
+    elif change == "move_community":
+        undone.community.street = next(s for s in streets if s != undone.community.street)
+    elif change == "delete_item":
+        session.delete(undone)
+    elif change == "pilot":
+        undone.community.is_pilot = not undone.community.is_pilot
+    elif change == "history_only":
+        # A done item without an actual end: its month comes from its history.
+        done = next(i for i in items if i.status.is_done and i.actual_end)
+        user = session.scalars(sa.select(User).limit(1)).one()
+        session.add(ItemChange(item=done, user=user, effective_date=dt.date(2025, 2, 3),
+                               status_before=Status.CONSTRUCTION, status_after=done.status,
+                               progress_before=50, progress_after=100, version_after=9,
+                               source="web"))
+        done.actual_end = None
+    session.flush()
+    board = dashboard.build_dashboard(session, Filters(), today=TODAY)
+    assert dashboard.uses_summaries(Filters()) and not dashboard.uses_summaries(
+        Filters(pilot_only=True))
+    assert_same_board(board, live(session, monkeypatch))
+
+
+@pytest.mark.parametrize("day", [dt.date(2026, 6, 15), dt.date(2026, 7, 1),
+                                 dt.date(2026, 6, 30)])
+def test_overdue_counts_whole_months_then_the_days_of_this_one(session, monkeypatch, day):
+    """Items due just before, on and just after the day, in pilot communities and others:
+    the summaries (months before, days of this month) equal counting the items."""
+    streets = session.scalars(sa.select(Street).order_by(Street.code)).all()
+    pilot = make_community(session, streets[0], is_pilot=True)
+    other = make_community(session, streets[-1])
+    for community in (pilot, other):
+        for due in (day - dt.timedelta(days=1), day, day + dt.timedelta(days=1),
+                    day.replace(day=1), day.replace(day=1) - dt.timedelta(days=1)):
+            make_item(session, community, kind="road", status=Status.CONSTRUCTION,
+                      planned_end=due)
+    session.flush()
+    board = dashboard.build_dashboard(session, Filters(), today=day)
+    with monkeypatch.context() as m:
+        m.setattr(dashboard, "uses_summaries", lambda filters: False)
+        want = dashboard.build_dashboard(session, Filters(), today=day)
+    assert (board.kinds, board.pilots, board.comparison.total) == (
+        want.kinds, want.pilots, want.comparison.total)
+    assert board.pilots[0].is_pilot and board.pilots[0].progress.overdue >= 2
+
+
+@pytest.fixture
+def many_streets(session):
+    """40 streets besides the demo's, each with one community and one item at its own
+    progress, so that the comparison is cut."""
+    for n in range(40):
+        street = make_street(session, n + 1, code=f"8{n:011d}")
+        community = make_community(session, street)
+        make_item(session, community, kind="stairwell", progress_pct=n * 2 + 1,
+                  status=Status.CONSTRUCTION, planned_end=dt.date(2026, 1, 1))
+    session.commit()
+    return session.scalar(sa.select(sa.func.count(Street.id)))
+
+
+def test_a_long_comparison_shows_the_top_and_bottom_streets(session, monkeypatch, many_streets):
+    n = dashboard.SHOWN_AT_EACH_END
+    board = dashboard.build_dashboard(session, Filters(), today=TODAY)
+    full = dashboard.build_dashboard(session, Filters(), today=TODAY, full_comparison=True)
+    c = board.comparison
+    assert len(full.comparison.rows) == many_streets and not full.comparison.is_cut
+    assert c.is_cut and c.cut_at == n and len(c.rows) == 2 * n
+    assert c.hidden == many_streets - 2 * n and c.ranked == many_streets
+    rated = [r for r in full.comparison.rows if r.rank is not None]
+    assert c.rows == full.comparison.rows[:n] + rated[-n:]
+    assert c.total == full.comparison.total
+    # The items' sums give the same full ranking.
+    assert full.comparison == live(session, monkeypatch, full_comparison=True).comparison
+
+
+def test_the_long_comparison_page_links_its_full_csv(client, app_session, many_streets,
+                                                    monkeypatch):
+    from renovation.web import dashboard as views
+
+    monkeypatch.setattr(views, "MAX_STREET_CHOICES", many_streets - 1)
+    _, doc = page(client, "/dashboard?lang=en")
+    rows = doc.find("table", id="comparison-table").find("tbody").find_all("tr")
+    cut = doc.find("tr", id="comparison-cut")
+    assert cut is not None and len(rows) == 2 * dashboard.SHOWN_AT_EACH_END + 1
+    assert f"{many_streets - 20} more streets" in squeeze(cut.text())
+    assert cut.find("a").attrs["href"] == "/dashboard/comparison.csv"
+    response = client.get("/dashboard/comparison.csv?lang=en")
+    lines = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+    assert len(lines) == 1 + many_streets + 1  # headers, every street, the total
+    # Too many streets to list in the filter: the street is typed as a code.
+    box = doc.find("input", id="dashboard-filters-street")
+    assert box is not None and box.attrs["name"] == "street"
+    assert doc.find_all("select", id="dashboard-filters-street") == []
+    monkeypatch.setattr(views, "MAX_STREET_CHOICES", many_streets)
+    _, doc = page(client, "/dashboard?lang=en")
+    assert len(doc.find("select", id="dashboard-filters-street").find_all("option")) == (
+        1 + many_streets)
+
+
+def test_the_report_of_a_street_hidden_from_the_page_still_ranks_it(session, many_streets):
+    full = dashboard.comparison(session, Filters(), today=TODAY, full=True)
+    middle = full.rows[len(full.rows) // 2]
+    shown = dashboard.comparison(session, Filters(), today=TODAY)
+    assert middle.key not in {r.key for r in shown.rows}
+    report = dashboard.street_report(session, middle.code, today=TODAY)
+    assert report.row == middle and report.streets_ranked == full.ranked == many_streets
+    assert report.district == full.total
+
+
+@pytest.fixture
+def tied_streets(session):
+    """60 streets whose percents tie and nearly tie after rounding (thirds), at both ends and
+    in the middle, and 5 streets without items."""
+    import random
+
+    rng = random.Random(7)
+    for n in range(65):
+        street = make_street(session, n + 1, code=f"7{n:011d}")
+        community = make_community(session, street)
+        if n >= 60:
+            continue
+        for _ in range(3):
+            make_item(session, community, kind="stairwell", status=Status.CONSTRUCTION,
+                      progress_pct=rng.choice([0, 1, 2, 50, 51, 99, 100]))
+    session.commit()
+
+
+def test_the_cut_comparison_ranks_ties_as_the_full_one(session, tied_streets):
+    """The top and bottom streets read through the index rank exactly as ranking them all."""
+    n = dashboard.SHOWN_AT_EACH_END
+    full = dashboard.comparison(session, Filters(), today=TODAY, full=True)
+    cut = dashboard.comparison(session, Filters(), today=TODAY)
+    rated = [r for r in full.rows if r.rank is not None]
+    assert cut.rows == full.rows[:n] + rated[-n:]
+    assert (cut.ranked, cut.hidden, cut.total) == (full.ranked, len(full.rows) - 2 * n,
+                                                   full.total)
+    assert len({r.rank for r in rated}) < len(rated)  # there are ties
+    for middle in rated[n:-n:7]:
+        report = dashboard.street_report(session, middle.code, today=TODAY)
+        assert report.row == middle

@@ -24,6 +24,7 @@ import numpy as np
 import openpyxl
 import pytest
 import shapely
+import shapely.affinity
 import sqlalchemy as sa
 from geoalchemy2.shape import to_shape
 from pyproj import Geod, Transformer
@@ -31,8 +32,9 @@ from shapely.geometry import LineString, Point, Polygon, box, mapping
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
-from geo import gcj02
-from renovation import importing
+from geo import gcj02, gisfiles
+from geo.spatialdb import bbox_filter
+from renovation import importing, summaries
 from renovation.demo import DATA_DIR, DEMO_PASSWORD, read_streets
 from renovation.errors import DomainError
 from renovation.models import Community, DataSource, RenovationItem, Street
@@ -405,15 +407,18 @@ def test_cli_refuses_bad_files_and_an_import_failing_midway_changes_nothing(
     path = tmp_path / "three.gpkg"
     path.write_bytes(data)
     written = []
-    original = importing._write_community
+    monkeypatch.setattr(importing, "WRITE_BATCH", 1)  # one row per bulk write
 
-    def fail_on_third(session, feature, filename, today):
-        written.append(feature.code)
-        if len(written) == 3:
-            raise RuntimeError("disk full")
-        original(session, feature, filename, today)
+    def failing_on_third(original):
+        def write(connection, rows, now):
+            written.extend(row["code"] for row in rows)
+            if len(written) == 3:
+                raise RuntimeError("disk full")
+            original(connection, rows, now)
+        return write
 
-    monkeypatch.setattr(importing, "_write_community", fail_on_third)
+    for name in ("_insert_sqlite", "_insert_postgres"):
+        monkeypatch.setattr(importing, name, failing_on_third(getattr(importing, name)))
     result = runner.invoke(args=["import", str(path), "--layer", "communities"])
     assert result.exit_code != 0 and written == ["M1", "M2", "M3"]
     assert snapshot(app_session) == before
@@ -632,3 +637,170 @@ def test_apply_checks_the_file_again_against_the_database_as_it_is_now(app, clie
     assert response.status_code == 422
     assert "no community with the code Q1" in html and 'id="import-apply"' not in html
     assert snapshot(app_session) == before and pending_files(app) == []
+
+
+# --- Bulk: thousands of features, written by COPY / executemany -------------------------------
+
+BULK_LIMITS = gisfiles.Limits(max_bytes=50 * 2**20, max_features=10_000)
+
+
+def generated_communities(count: int, street: str = LAOSHAN, *, seed: int = 7):
+    """`count` footprints of 12–40 vertices on a grid inside `street`, none overlapping, with
+    every attribute a community layer has: (rows, geometries)."""
+    rng = np.random.default_rng(seed)
+    boundary = STREETS[street].boundary
+    minx, miny, maxx, maxy = boundary.bounds
+    rows, geometries = [], []
+    for x in np.arange(minx, maxx, 0.0003):
+        for y in np.arange(miny, maxy, 0.0003):
+            vertices = int(rng.integers(12, 41))
+            angles = np.linspace(0, 2 * np.pi, vertices, endpoint=False)
+            radii = rng.uniform(0.00006, 0.00012, vertices)
+            footprint = Polygon(np.column_stack([x + radii * np.cos(angles),
+                                                 y + radii * np.sin(angles)]))
+            if not boundary.contains(footprint):
+                continue
+            number = len(rows)
+            rows.append({"code": f"B{number:05d}", "name": f"批量<{number}>&小区",
+                         "street_code": street, "year_built": 1960 + number % 40,
+                         "building_area_m2": round(float(rng.uniform(1e3, 9e4)), 2),
+                         "households": int(rng.integers(20, 2000)),
+                         "is_pilot": number % 5 == 0})
+            geometries.append(footprint)
+            if len(rows) == count:
+                return rows, geometries
+    raise AssertionError(f"only {len(rows)} footprints fit in {street}")
+
+
+def bulk_run(app, data: bytes, filename: str = "bulk.gpkg", *, dry_run: bool = False):
+    with app.test_request_context("/?lang=en"):
+        with app.extensions["gengxin.db"].session() as session:
+            report = importing.run_import(session, data, filename=filename,
+                                          layer="communities", dry_run=dry_run,
+                                          limits=BULK_LIMITS)
+            if report.applied:
+                session.commit()
+            return report
+
+
+def triggers_and_indexes(session) -> list:
+    """The triggers (enabled or not) and indexes of the communities table."""
+    session.rollback()
+    if session.get_bind().dialect.name == "sqlite":
+        query = ("SELECT type, name, sql FROM sqlite_master WHERE tbl_name = 'communities' "
+                 "AND type IN ('trigger', 'index') ORDER BY name")
+    else:
+        query = ("SELECT 'index', indexname, indexdef FROM pg_indexes WHERE tablename = "
+                 "'communities' UNION ALL SELECT 'trigger', tgname, tgenabled::text "
+                 "FROM pg_trigger WHERE tgrelid = 'communities'::regclass ORDER BY 2")
+    return [tuple(row) for row in session.execute(sa.text(query))]
+
+
+def stored_communities(session, codes) -> dict:
+    session.expire_all()
+    return {c.code: c for c in session.scalars(sa.select(Community)
+                                               .where(Community.code.in_(codes)))}
+
+
+@pytest.mark.parametrize("bulk_load", [False, True], ids=["triggers", "bulk-load"])
+def test_thousands_of_features_round_trip_exactly_and_keep_summaries_exact(
+        app, app_session, tmp_path, monkeypatch, bulk_load):
+    # Bulk load (summary triggers suspended, summaries rebuilt, GiST built anew) from 1,000
+    # rows; otherwise the triggers keep the summaries row by row.
+    monkeypatch.setattr(importing, "BULK_LOAD_ROWS", 1_000 if bulk_load else 10**9)
+    rows, footprints = generated_communities(2_500)
+    data = gdal_file(rows, footprints, 4326, "GPKG", tmp_path / "bulk")
+    schema = triggers_and_indexes(app_session)
+    report = bulk_run(app, data)
+    assert report.ok and (report.new, report.updated) == (2_500, 0), messages(report)
+    # Whatever a bulk load sets aside comes back as it was, and the spatial index has
+    # every new footprint.
+    assert triggers_and_indexes(app_session) == schema
+    table = Community.__table__
+    indexed = app_session.scalars(sa.select(table.c.code).where(bbox_filter(
+        app_session.get_bind(), table, table.c.footprint,
+        STREETS[LAOSHAN].boundary.bounds))).all()
+    assert {row["code"] for row in rows} <= set(indexed)
+    # Only overlaps with the demo's generated footprints, none among the file's own.
+    assert all("already in the database" in p.message for p in report.warnings), \
+        messages(report)
+
+    stored = stored_communities(app_session, [r["code"] for r in rows])
+    street = by_code(app_session, Street, LAOSHAN)
+    for row, footprint in zip(rows, footprints, strict=True):
+        community = stored[row["code"]]
+        shape = to_shape(community.footprint)
+        # Exactly the file's coordinates: COPY and executemany lose nothing.
+        assert shape.equals_exact(shapely.MultiPolygon([footprint]), 0), row["code"]
+        assert shape.contains(to_shape(community.location))
+        assert (community.name, community.street_id, community.year_built,
+                community.building_area_m2, community.households, community.is_pilot) \
+            == (row["name"], street.id, row["year_built"], row["building_area_m2"],
+                row["households"], row["is_pilot"])
+        assert (community.data_source, community.is_district_pilot) \
+            == (DataSource.IMPORTED, False)
+        assert community.source_note.startswith("Footprint imported from bulk.gpkg on ")
+    assert summaries.check(app_session) == []
+
+    # Again with a tenth changed: those are updated in bulk, the rest left as they were.
+    changed_rows = [dict(row, name=f"改{row['name']}") if n % 10 == 0 else row
+                    for n, row in enumerate(rows)]
+    moved = [shapely.affinity.translate(f, 0.00001) if n % 20 == 0 else f
+             for n, f in enumerate(footprints)]
+    before = {code: c.updated_at for code, c in stored.items()}
+    data = gdal_file(changed_rows, moved, 4326, "GPKG", tmp_path / "again")
+    report = bulk_run(app, data, "again.gpkg")
+    assert report.ok and (report.new, report.updated, report.unchanged) == (0, 250, 2_250), \
+        messages(report)
+    stored = stored_communities(app_session, [r["code"] for r in rows])
+    for n, (row, footprint) in enumerate(zip(changed_rows, moved, strict=True)):
+        community = stored[row["code"]]
+        assert community.name == row["name"]
+        assert to_shape(community.footprint).equals_exact(shapely.MultiPolygon([footprint]), 0)
+        assert to_shape(community.footprint).contains(to_shape(community.location))
+        assert "again.gpkg" in community.source_note if n % 20 == 0 \
+            else "bulk.gpkg" in community.source_note
+        assert (community.updated_at != before[row["code"]]) == (n % 10 == 0)
+    assert summaries.check(app_session) == []
+
+
+def test_one_bad_feature_among_thousands_refuses_them_all(app, app_session, tmp_path):
+    rows, footprints = generated_communities(3_000)
+    # Exactly collinear (binary fractions): a polygon with no area, which cannot be repaired.
+    bad = Polygon([(116.1875, 39.875), (116.1953125, 39.87890625), (116.203125, 39.8828125)])
+    rows[1_234] = dict(rows[1_234], street_code="110107999000")
+    footprints[2_345] = bad
+    rows[2_999] = dict(rows[2_999], households="很多")
+    before = snapshot(app_session)
+    report = bulk_run(app, gdal_file(rows, footprints, 4326, "GPKG", tmp_path / "bad"))
+    assert not report.ok and not report.applied
+    assert [(p.number, p.code) for p in report.errors] == [
+        (1_235, "B01234"), (2_346, "B02345"), (3_000, "B02999")]
+    text = messages(report)
+    assert "no street with the code or name 110107999000" in text
+    assert "cannot be repaired" in text and "households must be a number, not 很多" in text
+    with pytest.raises(DomainError) as refused:
+        with app.test_request_context("/?lang=en"):
+            with app.extensions["gengxin.db"].session() as session:
+                gisfile = importing.read_import_file(
+                    gdal_file(rows, footprints, 4326, "GPKG", tmp_path / "bad2"),
+                    filename="bad.gpkg", layer="communities", limits=BULK_LIMITS)
+                plan = importing.check_import(session, gisfile, layer="communities")
+                importing.apply_import(session, plan)
+    assert refused.value.status == 422
+    assert snapshot(app_session) == before
+
+
+def test_cli_limits_can_be_raised_for_a_city_sized_file(app, app_session, tmp_path):
+    rows, footprints = generated_communities(30)
+    path = tmp_path / "city.gpkg"
+    path.write_bytes(gdal_file(rows, footprints, 4326, "GPKG", tmp_path / "city"))
+    app.config["GIS_IMPORT_MAX_FEATURES"] = 20
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["import", str(path), "--layer", "communities"])
+    assert result.exit_code == 1 and "at most 20 can be imported" in result.output
+    result = runner.invoke(args=["import", str(path), "--layer", "communities",
+                                 "--max-features", "30", "--max-mb", "1"])
+    assert result.exit_code == 0, result.output
+    assert "Imported: 30 new, 0 updated, 0 unchanged." in result.output
+    assert len(stored_communities(app_session, [r["code"] for r in rows])) == 30

@@ -8,6 +8,7 @@ box of its geometry meets the requested box (the index test both backends use).
 from __future__ import annotations
 
 import math
+import re
 from urllib.parse import urlencode
 
 import numpy as np
@@ -18,6 +19,7 @@ from geoalchemy2.shape import to_shape
 from shapely.geometry import shape
 
 from geo import gcj02
+from geo.bbox import decimals_for_zoom
 from renovation.catalogue import BY_CODE
 from renovation.models import Community, RenovationItem, Street
 from renovation.progress import NO_ITEMS, colour_for, progress_by
@@ -150,7 +152,9 @@ def test_below_zoom_14_communities_are_points_else_footprints(client, app_sessio
         geometry = shape(feature["geometry"])
         if kind == "point":
             assert feature["geometry"]["type"] == "Point"
-            assert geometry.distance(locations[feature["id"]]) < 1e-6
+            # Rounded to the decimals the zoom can show: half a unit on each axis.
+            assert geometry.distance(locations[feature["id"]]) <= \
+                0.5 * 10 ** -decimals_for_zoom(zoom) * math.sqrt(2) + 1e-12
         else:
             assert feature["geometry"]["type"] in ("Polygon", "MultiPolygon")
             footprint = footprints[feature["id"]]
@@ -427,3 +431,259 @@ def test_bad_input_message_is_chinese_by_default(translated_client, query):
 def test_the_item_kinds_of_the_catalogue_are_all_accepted(client):
     for code in BY_CODE:
         items(client, EMPTY_BOX, kind=code)
+
+
+# --- Coordinates no finer than the zoom can show ---------------------------------------------
+
+def decimals_of(value: float) -> int:
+    text = repr(value)
+    return len(text.split(".")[1]) if "." in text else 0
+
+
+@pytest.mark.parametrize("zoom", [12, 15, 17])
+def test_coordinates_carry_the_decimals_of_the_zoom(client, zoom):
+    body = communities(client, DISTRICT_BOX, zoom=zoom, lean=1)
+    coordinates = shapely.get_coordinates(
+        [shape(f["geometry"]) for f in body["features"]]).ravel()
+    assert len(coordinates) > 100
+    assert max(decimals_of(float(v)) for v in coordinates) == decimals_for_zoom(zoom)
+
+
+# --- Lean features for the maps, and the popup fetched on click -------------------------------
+
+def test_lean_features_carry_what_drawing_needs_and_draw_as_the_full_ones(client):
+    for zoom in (12, 15):
+        full = {f["id"]: f for f in communities(client, DISTRICT_BOX, zoom=zoom)["features"]}
+        lean = communities(client, DISTRICT_BOX, zoom=zoom, lean=1)
+        assert ids(lean) == set(full)
+        assert lean["detail"] == "/api/map/communities/{id}"
+        drawing = ("fill", "stroke", "stroke_width", "dash", "radius", "point_stroke",
+                   "point_stroke_width")
+        for feature in lean["features"]:
+            props = feature["properties"]
+            assert set(props) == {"id", "label", "s"}
+            assert props["label"] == full[feature["id"]]["properties"]["label"]
+            style = lean["styles"][props["s"]]
+            assert {k: style[k] for k in drawing} == \
+                {k: full[feature["id"]]["properties"][k] for k in drawing}
+            assert shape(feature["geometry"]).equals_exact(
+                shape(full[feature["id"]]["geometry"]), 1e-9)
+
+
+def test_lean_answers_are_a_fraction_of_the_full_ones(client):
+    full = client.get(f"/api/map/communities?bbox={B}&zoom=12").get_data()
+    lean = client.get(f"/api/map/communities?bbox={B}&zoom=12&lean=1").get_data()
+    assert len(lean) < len(full) / 3
+
+
+def test_the_detail_of_a_community_is_its_popup(client, app_session):
+    full = {f["id"]: f["properties"]
+            for f in communities(client, DISTRICT_BOX, zoom=15)["features"]}
+    for community_id in sorted(full)[::15]:
+        response = client.get(f"/api/map/communities/{community_id}")
+        assert response.status_code == 200
+        assert response.headers["Cache-Control"] == "no-store"
+        body = response.get_json()
+        assert body["id"] == community_id
+        for key in ("title", "rows", "url", "link_text", "label", "name", "progress", "pilot"):
+            assert body["properties"][key] == full[community_id][key], key
+
+
+def test_the_detail_follows_the_filters_of_the_map(client, app_session):
+    pilot = app_session.scalars(sa.select(Community).where(Community.is_district_pilot)).one()
+    lifts = [i for i in pilot.items if i.kind == "lift_retrofit"]
+    assert lifts and len(lifts) < len(pilot.items)
+    lean = communities(client, DISTRICT_BOX, zoom=15, lean=1, kind="lift_retrofit")
+    assert lean["detail"] == "/api/map/communities/{id}?kind=lift_retrofit"
+    body = client.get(lean["detail"].replace("{id}", str(pilot.id)) + "&lang=en").get_json()
+    expected = progress_by(app_session, Community.id, where=[
+        Community.id == pilot.id, RenovationItem.kind == "lift_retrofit"])[pilot.id]
+    assert body["properties"]["progress"] == expected.percent
+    assert dict(body["properties"]["rows"])["Items"].startswith(f"{len(lifts)}, ")
+
+
+def test_the_detail_gives_hostile_names_exactly(client, app_session):
+    from tests.factories import community_square, make_community
+
+    street = app_session.scalars(sa.select(Street).order_by(Street.id)).first()
+    name = "<img src=x onerror=alert(1)>${alert(2)}`</script>\u2028社区"
+    community = make_community(app_session, street, footprint=community_square(0, 7), name=name)
+    app_session.commit()
+    body = client.get(f"/api/map/communities/{community.id}").get_json()
+    assert body["properties"]["title"] == name
+    assert body["properties"]["name"] == name
+    lean = communities(client, community_square(0, 7).bounds, zoom=15, lean=1)
+    label = next(f["properties"]["label"] for f in lean["features"] if f["id"] == community.id)
+    assert label.startswith(name + " · ")
+
+
+@pytest.mark.parametrize("path,status", [
+    ("/api/map/communities/999999", 404), ("/api/map/communities/2147483647", 404),
+    ("/api/map/communities/0", 400), ("/api/map/communities/-4", 400),
+    ("/api/map/communities/1.5", 400), ("/api/map/communities/abc", 400),
+    ("/api/map/communities/%C2%B2", 400), ("/api/map/communities/99999999999999999999", 400),
+    ("/api/map/communities/1?kind=bogus", 400), ("/api/map/communities/1?built_from=x", 400),
+])
+def test_bad_or_unknown_details_are_clear_4xx(client, path, status):
+    response = client.get(path + ("&" if "?" in path else "?") + "lang=en")
+    assert response.status_code == status, response.get_data(as_text=True)[:300]
+    body = response.get_json()
+    assert body["error"]["status"] == status
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+
+
+def test_an_unknown_detail_says_so_in_chinese_by_default(translated_client):
+    message = translated_client.get("/api/map/communities/999999").get_json()["error"]["message"]
+    assert "999999" in message
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in message), message
+
+
+# --- Streets and cells instead of dots when a view holds too many ----------------------------
+
+def expected_street_figures(session, *, kind: str | None = None) -> dict[str, dict]:
+    """Per street code: communities, items, done and weighted progress, summed here in Python."""
+    out = {}
+    for street in session.scalars(sa.select(Street)):
+        items = [i for c in street.communities for i in c.items if kind in (None, i.kind)]
+        weights = [BY_CODE[i.kind].weight for i in items]
+        weighted = sum(w * i.progress_pct for w, i in zip(weights, items, strict=True))
+        out[street.code] = {
+            "communities": len(street.communities) if kind is None else
+            sum(any(i.kind == kind for i in c.items) for c in street.communities),
+            "items": len(items),
+            "done": sum(i.status.value in ("completed", "accepted") for i in items),
+            "percent": round(weighted / sum(weights), 1) if weights else None,
+            "weighted": weighted, "weights": sum(weights)}
+    return out
+
+
+def area_figures(feature) -> dict:
+    rows = dict(feature["properties"]["rows"])
+    items, done = (int(v) for v in re.fullmatch(r"(\d+), (\d+) done", rows["Items"]).groups())
+    return {"communities": int(rows["Communities"]), "items": items, "done": done,
+            "progress": rows["Progress"]}
+
+
+def percent_shown(percent) -> str:
+    return "not in the programme" if percent is None else f"{percent:.0f}%"
+
+
+@pytest.fixture
+def few_dots(monkeypatch):
+    from renovation import mapdata
+
+    monkeypatch.setattr(mapdata, "MAX_DOTS", 40)
+    return mapdata
+
+
+def test_a_crowded_view_shows_streets_with_their_exact_figures(client, app_session, few_dots):
+    body = communities(client, DISTRICT_BOX, zoom=13, lean=1, lang="en")
+    assert body["aggregated"] is True and body["truncated"] is False
+    expected = expected_street_figures(app_session)
+    streets = {s.code: s for s in app_session.scalars(sa.select(Street))}
+    by_code = {f["properties"]["url"].rsplit("/", 1)[1]: f for f in body["features"]}
+    assert set(by_code) == set(expected)
+    for code, feature in by_code.items():
+        props, want = feature["properties"], expected[code]
+        assert props["area"] == "street" and props["count"] == want["communities"]
+        assert props["title"] == streets[code].name_en
+        assert area_figures(feature) == {"communities": want["communities"],
+                                         "items": want["items"], "done": want["done"],
+                                         "progress": percent_shown(want["percent"])}
+        assert props["fill"] == colour_for(want["percent"])
+        assert props["url"] == f"/streets/{code}"
+        label_point = to_shape(streets[code].label_point)
+        assert shape(feature["geometry"]).distance(label_point) < 1e-5
+
+
+def test_street_figures_equal_the_district_pages(client, app_session, few_dots):
+    """The map's figures and the district page's table come from the same sums."""
+    from renovation import overview
+
+    rows = {r.street.code: r for r in overview.district_overview(app_session).streets}
+    body = communities(client, DISTRICT_BOX, zoom=13, lean=1, lang="en")
+    assert len(body["features"]) == len(rows) == 9
+    for feature in body["features"]:
+        row = rows[feature["properties"]["url"].rsplit("/", 1)[1]]
+        figures = area_figures(feature)
+        assert figures["communities"] == row.communities
+        assert figures["items"] == row.progress.items
+        assert figures["done"] == row.progress.done
+        assert figures["progress"] == percent_shown(row.progress.percent)
+
+
+def test_a_view_with_fewer_dots_than_the_limit_keeps_its_dots(client, few_dots):
+    few_dots.MAX_DOTS = 149  # the demo district has exactly 149 communities
+    body = communities(client, DISTRICT_BOX, zoom=12, lean=1)
+    assert "aggregated" not in body and len(body["features"]) == 149
+    few_dots.MAX_DOTS = 148
+    assert communities(client, DISTRICT_BOX, zoom=12, lean=1)["aggregated"] is True
+
+
+def test_streets_are_never_shown_for_footprints(client, few_dots):
+    body = communities(client, DISTRICT_BOX, zoom=14, lean=1)
+    assert "aggregated" not in body
+    assert {f["geometry"]["type"] for f in body["features"]} <= {"Polygon", "MultiPolygon"}
+
+
+def test_filtered_street_figures_are_those_of_the_chosen_items(client, app_session, few_dots):
+    body = communities(client, DISTRICT_BOX, zoom=13, kind="lift_retrofit", lang="en")
+    assert body["aggregated"] is True
+    expected = expected_street_figures(app_session, kind="lift_retrofit")
+    shown = {f["properties"]["url"].rsplit("/", 1)[1]: area_figures(f) for f in body["features"]}
+    assert shown == {code: {"communities": e["communities"], "items": e["items"],
+                            "done": e["done"], "progress": percent_shown(e["percent"])}
+                     for code, e in expected.items() if e["communities"]}
+
+
+@pytest.mark.parametrize("zoom", [5, 9, 10])
+def test_crowded_streets_become_cells_that_add_up(client, app_session, few_dots, zoom):
+    body = communities(client, DISTRICT_BOX, zoom=zoom, lean=1, lang="en")
+    assert body["aggregated"] is True
+    features = body["features"]
+    cells = [f for f in features if f["properties"]["area"] == "cell"]
+    assert cells and all(f["properties"]["zoom_in"] for f in cells)
+    assert all(f["properties"]["area"] == "street" for f in features if f not in cells)
+    expected = expected_street_figures(app_session)
+    assert sum(f["properties"]["count"] for f in features) == \
+        sum(e["communities"] for e in expected.values()) == 149
+    assert sum(area_figures(f)["items"] for f in features) == \
+        sum(e["items"] for e in expected.values())
+    assert sum(area_figures(f)["done"] for f in features) == \
+        sum(e["done"] for e in expected.values())
+    # Cells are one grid square wide: what they hold lies within it.
+    cell = few_dots.CELL_PIXELS * 360 / (256 * 2 ** zoom)
+    assert len(features) <= math.ceil(0.6 / cell + 1) * math.ceil(0.3 / cell + 1)
+    if zoom == 5:  # the whole district in one cell: its progress is the district's
+        assert len(features) == 1
+        weighted = sum(e["weighted"] for e in expected.values())
+        weights = sum(e["weights"] for e in expected.values())
+        assert area_figures(cells[0])["progress"] == percent_shown(round(weighted / weights, 1))
+        assert cells[0]["properties"]["title"] == "9 streets"
+
+
+def test_pilot_stars_wait_for_a_closer_view_when_the_view_is_crowded(client, few_dots):
+    body = communities(client, DISTRICT_BOX, zoom=12, pilots=1, lean=1)
+    assert body["features"] == [] and body["truncated"] is True
+    assert len(communities(client, DISTRICT_BOX, zoom=14, pilots=1, lean=1)["features"]) == 9
+    few_dots.MAX_DOTS = 149  # the dots are back: so are the 9 stars
+    assert len(communities(client, DISTRICT_BOX, zoom=12, pilots=1, lean=1)["features"]) == 9
+
+
+# --- gzip -------------------------------------------------------------------------------------
+
+def test_views_are_gzipped_for_clients_that_accept_it(client):
+    import gzip
+
+    plain = client.get(f"/api/map/communities?bbox={B}&zoom=15&lean=1")
+    assert "Content-Encoding" not in plain.headers
+    assert "Accept-Encoding" in plain.headers["Vary"]
+    packed = client.get(f"/api/map/communities?bbox={B}&zoom=15&lean=1",
+                        headers={"Accept-Encoding": "gzip, deflate"})
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert packed.headers["Content-Type"] == plain.headers["Content-Type"]
+    assert gzip.decompress(packed.get_data()) == plain.get_data()
+    assert len(packed.get_data()) < len(plain.get_data()) / 3
+    refused = client.get(f"/api/map/communities?bbox={B}&zoom=15",
+                         headers={"Accept-Encoding": "gzip;q=0, identity"})
+    assert "Content-Encoding" not in refused.headers

@@ -21,6 +21,7 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT4
 from shapely.geometry import box, shape
 
+from geo.ogcapi import parse_datetime
 from renovation import moderation
 from renovation.comments import CommentInput, post_comment, support_counts
 from renovation.models import (
@@ -34,6 +35,7 @@ from renovation.models import (
     User,
     Visibility,
 )
+from renovation.ogc_collections import COLLECTIONS, COMMUNITIES, FeatureQuery
 from renovation.progress import progress_by
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
@@ -783,3 +785,135 @@ def test_comment_text_is_plain_in_json_and_escaped_in_html(client, app_session):
         assert "<script" not in html and "<b>" not in html, path
         if "collections/comments/items" in path:
             assert "&lt;script&gt;" in html and "&amp; &lt;b&gt;" in html, path
+
+
+# --- Pages as GeoJSON text (the path GIS software pages through) ------------------------------
+
+HOSTILE_JSON = 'say "hi"\\ </script><b>\n\t\u2028 引号\'s \x01'
+
+
+def page_features(page) -> list[dict]:
+    return json.loads(f"[{page.features_json}]")
+
+
+def test_pages_as_text_hold_the_same_features_as_the_dictionaries(app_session):
+    """Whatever writes a page's text (the database, on PostGIS, for the communities), it
+    holds exactly what the dictionaries hold: hostile names, missing footprints and
+    figures, times with and without microseconds, both languages, every filter."""
+    street = app_session.scalars(sa.select(Street).order_by(Street.code)).first()
+    street.name_zh, street.name_en = HOSTILE_JSON, HOSTILE_JSON[::-1]
+    communities = app_session.scalars(sa.select(Community).where(Community.street == street)
+                                      .order_by(Community.id)).all()
+    first, second, third = communities[:3]
+    first.name, first.code = HOSTILE_JSON, "C-\"hostile\"\\"
+    first.updated_at = dt.datetime(2026, 3, 1, 8, 30, 15, tzinfo=dt.UTC)
+    second.updated_at = dt.datetime(2026, 3, 1, 8, 30, 15, 120, tzinfo=dt.UTC)
+    second.footprint = None
+    third.year_built = third.households = third.building_count = None
+    third.building_area_m2 = 12345.678
+    app_session.execute(sa.delete(RenovationItem).where(RenovationItem.community_id == third.id))
+    app_session.commit()
+
+    today = dt.datetime.now(dt.UTC)
+    queries = [
+        FeatureQuery(),
+        FeatureQuery(bboxes=(WEST_BOX,)),
+        FeatureQuery(bboxes=((116.19, 39.90, 180.0, 39.94), (-180.0, 39.90, -179.0, 39.94))),
+        FeatureQuery(filters=(("street_code", street.code),)),
+        FeatureQuery(filters=(("is_pilot", True), ("street_code", street.code))),
+        FeatureQuery(interval=parse_datetime(f"../{today.date().isoformat()}")),
+        FeatureQuery(interval=parse_datetime("2026-03-01T08:30:15Z/2026-03-01T08:30:16Z")),
+        FeatureQuery(bboxes=(EMPTY_BOX,)),
+    ]
+    for collection in COLLECTIONS.values():
+        for query in queries:
+            if any(name not in collection.queryables for name, _ in query.filters):
+                continue
+            for limit, offset, lang in ((1000, 0, "zh"), (1000, 0, "en"), (7, 3, "zh")):
+                page = collection.page(app_session, query, limit=limit, offset=offset,
+                                       lang=lang)
+                expected = collection.features(app_session, query, limit=limit,
+                                               offset=offset, lang=lang)
+                assert page_features(page) == expected, (collection.id, query, limit, lang)
+                assert page.returned == len(expected)
+                assert page.matched == collection.count(app_session, query)
+    # The case the comparison above must have met.
+    features = {f["id"]: f for f in page_features(
+        COMMUNITIES.page(app_session, FeatureQuery(filters=(("street_code", street.code),)),
+                         limit=1000))}
+    assert features[first.id]["properties"]["name"] == HOSTILE_JSON
+    assert features[first.id]["properties"]["street_name"] == HOSTILE_JSON
+    assert features[first.id]["properties"]["updated_at"] == "2026-03-01T08:30:15Z"
+    assert features[second.id]["properties"]["updated_at"] == "2026-03-01T08:30:15.000120Z"
+    assert features[second.id]["geometry"] is None
+    assert (features[third.id]["properties"]["progress"],
+            features[third.id]["properties"]["items"]) == (None, 0)
+    assert features[third.id]["properties"]["building_area_m2"] == 12345.678
+
+
+def test_communities_progress_is_the_pages_to_the_last_digit(app_session):
+    """Weighted sums that fall on a rounding tie, and a kind the catalogue does not know
+    (it weighs 1), give the same figure as renovation.progress."""
+    community = app_session.scalars(sa.select(Community).order_by(Community.id)).first()
+    app_session.execute(sa.delete(RenovationItem).where(
+        RenovationItem.community_id == community.id))
+    # lift_retrofit weighs 5, stairwell 1: (5·12 + 1·13) / 6 and friends, some ties among them.
+    for kind, progress in (("lift_retrofit", 12), ("stairwell", 13), ("stairwell", 35),
+                           ("drainage", 1), ("not_in_the_catalogue", 50)):
+        app_session.add(RenovationItem(community=community, kind=kind, title="t",
+                                       progress_pct=progress))
+    app_session.commit()
+    expected = progress_by(app_session, Community.id)[community.id]
+    found = page_features(COMMUNITIES.page(app_session, FeatureQuery(), limit=1))[0]
+    assert found["id"] == community.id
+    assert (found["properties"]["progress"], found["properties"]["items"]) == (
+        expected.percent, expected.items)
+    for progress in range(0, 101):  # every figure one more item can make
+        item = RenovationItem(community=community, kind="stairwell", title="t",
+                              progress_pct=progress)
+        app_session.add(item)
+        app_session.flush()
+        expected = progress_by(app_session, Community.id)[community.id]
+        found = page_features(COMMUNITIES.page(app_session, FeatureQuery(), limit=1))[0]
+        assert found["properties"]["progress"] == expected.percent, progress
+        app_session.delete(item)
+        app_session.flush()
+    app_session.rollback()
+
+
+def test_number_matched_is_counted_only_when_the_page_cannot_tell():
+    """A short page that is not past the end holds the last match: no COUNT is run
+    (no session is even needed); a full page or one past the end is counted."""
+    query = FeatureQuery()
+    assert COMMUNITIES.matched(None, query, limit=10, offset=0, returned=3) == 3
+    assert COMMUNITIES.matched(None, query, limit=10, offset=20, returned=4) == 24
+    assert COMMUNITIES.matched(None, query, limit=10, offset=0, returned=0) == 0
+    with pytest.raises(AttributeError):  # these need the count, hence a session
+        COMMUNITIES.matched(None, query, limit=10, offset=0, returned=10)
+    with pytest.raises(AttributeError):
+        COMMUNITIES.matched(None, query, limit=10, offset=20, returned=0)
+
+
+def test_paging_edges_report_the_full_count(client, app_session):
+    """Pages that end exactly at the last match, one short of it, or past it."""
+    everything = db_ids(app_session, "communities")
+    total = len(everything)
+    exact = get_features(client, "communities", limit=total)
+    assert (exact["numberReturned"], exact["numberMatched"]) == (total, total)
+    assert "next" not in links_by_rel(exact)
+    short = get_features(client, "communities", limit=total - 1)
+    assert (short["numberReturned"], short["numberMatched"]) == (total - 1, total)
+    last = get_json(client, relative(one_link(short, "next", "application/geo+json")["href"]),
+                    "application/geo+json")
+    assert ids(last) == everything[-1:] and last["numberMatched"] == total
+    assert "next" not in links_by_rel(last)
+    beyond = get_features(client, "communities", offset=total + 5)
+    assert (beyond["numberReturned"], beyond["numberMatched"]) == (0, total)
+    # The text path and the CRS path (dictionaries) agree on a lat/lon CRS too.
+    crs84 = get_features(client, "communities", limit=5, bbox=",".join(map(str, WEST_BOX)))
+    latlon = get_features(client, "communities", limit=5, crs=EPSG4326,
+                          bbox=",".join(map(str, WEST_BOX)))
+    assert ids(crs84) == ids(latlon) and crs84["numberMatched"] == latlon["numberMatched"]
+    assert [f["properties"] for f in crs84["features"]] == [
+        f["properties"] for f in latlon["features"]]
+    Spec(client).check("/collections/communities/items", crs84, "application/geo+json")

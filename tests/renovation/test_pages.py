@@ -346,3 +346,133 @@ def test_interface_is_in_chinese_by_default_and_english_on_request(translated_cl
     client.get("/lang/en", query_string={"next": "/"})
     _, doc = page(client, "/")
     assert squeeze(doc.find("aside").find("h1").text()) == "Shijingshan District"
+
+
+# --- A district page that stays light however many streets there are -------------------------
+
+def test_a_page_of_many_streets_lists_some_and_embeds_no_outlines(client, app_session,
+                                                                  monkeypatch):
+    from renovation.web import pages
+
+    streets = streets_in_db(app_session)
+    _, doc = page(client, "/")
+    assert all(s.name_zh in inline_scripts(doc) for s in streets)  # outlines and labels
+    assert len(doc.find("select", id="filters-street").find_all("option")) == len(streets) + 1
+    assert doc.find_all("p", id="streets-more") == []
+    monkeypatch.setattr(pages, "MAX_EMBEDDED_STREETS", 8)
+    monkeypatch.setattr(pages, "MAX_LISTED", 4)
+    _, doc = page(client, "/")
+    rows = doc.find("table", id="streets-table").find("tbody").find_all("tr")
+    assert len(rows) == 4
+    assert "5" in doc.find("p", id="streets-more").text()
+    assert len(doc.find("ul", cls="gx-pilots").find_all("li")) == 4
+    assert doc.find("p", id="pilots-more").text()
+    assert doc.find_all("select", id="filters-street") == []  # no select of 10,000 streets
+    # The map opens on the streets' extent, without their outlines in the page.
+    script = inline_scripts(doc)
+    assert '"bounds": [[' in script
+    assert not any(s.name_zh in script for s in streets)
+
+
+def inline_scripts(doc) -> str:
+    return "".join(s.text() for s in doc.find_all("script") if "src" not in s.attrs)
+
+
+# --- gzip and cache lifetimes -----------------------------------------------------------------
+
+GZIP = {"Accept-Encoding": "gzip"}
+
+
+def test_pages_are_gzipped_for_browsers_that_accept_it(client, app_session):
+    import gzip
+
+    plain = client.get("/")
+    packed = client.get("/", headers=GZIP)
+    assert "Content-Encoding" not in plain.headers
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in packed.headers["Vary"]
+    html = gzip.decompress(packed.get_data()).decode()
+    assert int(packed.headers["Content-Length"]) == len(packed.get_data()) < len(html) / 3
+    assert parse_html(html).find("table", id="streets-table") is not None
+
+
+def static_paths(client) -> list[str]:
+    doc = parse_html(client.get("/").get_data(as_text=True))
+    return ([s.attrs["src"] for s in doc.find_all("script") if "src" in s.attrs]
+            + [n.attrs["href"] for n in doc.find_all("link") if n.attrs.get("rel") == "stylesheet"])
+
+
+def test_static_files_are_gzipped_once_and_kept(app, client, app_session):
+    import gzip
+    from pathlib import Path
+
+    path = next(p for p in static_paths(client) if "leaflet.js" in p)
+    first, second = fetch(client, path, GZIP), fetch(client, path, GZIP)
+    plain = fetch(client, path)
+    file = Path(app.static_folder) / "vendor/leaflet/leaflet.js"
+    assert first.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(first.body) == file.read_bytes() == plain.body
+    assert second.body == first.body
+    assert len(first.body) < file.stat().st_size / 2
+    assert first.headers["ETag"] != plain.headers["ETag"]  # another representation
+    assert "Content-Encoding" not in plain.headers
+    for path in ("/static/vendor/leaflet/images/layers.png", "/static/img/favicon.svg"):
+        response = fetch(client, path, GZIP)  # an image; a file under 512 bytes
+        assert response.status == 200 and "Content-Encoding" not in response.headers
+    ranged = fetch(client, "/static/vendor/leaflet/leaflet.js", {**GZIP, "Range": "bytes=0-99"})
+    assert ranged.status == 206 and "Content-Encoding" not in ranged.headers
+    assert len(ranged.body) == 100
+
+
+class Fetched:
+    def __init__(self, response):
+        self.status, self.headers, self.body = (response.status_code, response.headers,
+                                                response.get_data())
+
+
+def fetch(client, path: str, headers: dict | None = None) -> Fetched:
+    """A response read and closed (a static file's stays open until closed)."""
+    response = client.get(path, headers=headers or {})
+    try:
+        return Fetched(response)
+    finally:
+        response.close()
+
+
+def test_assets_named_by_their_content_are_kept_a_year(app, client, app_session):
+    import hashlib
+    from pathlib import Path
+
+    versioned = [p for p in static_paths(client) if "?v=" in p]
+    assert any("gengxin-map.js" in p for p in versioned)
+    assert any("leaflet.js" in p for p in versioned)
+    for path in versioned:
+        name, digest = path.split("?v=")
+        content = (Path(app.static_folder) / name.removeprefix("/static/")).read_bytes()
+        assert digest == hashlib.sha256(content).hexdigest()[:12], path
+        response = fetch(client, path)
+        assert response.status == 200
+        assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    unversioned = fetch(client, "/static/js/gengxin-map.js")
+    assert "immutable" not in unversioned.headers.get("Cache-Control", "")
+
+
+def test_a_street_page_outlines_its_neighbours_not_every_street(client, app_session,
+                                                                monkeypatch):
+    from renovation.web import pages
+    from tests.factories import make_street
+
+    far = make_street(app_session, 0, name_zh="远方测试街道", name_en="Far Test Street")
+    app_session.commit()
+    demo = [s for s in streets_in_db(app_session) if s.id != far.id]
+    _, doc = page(client, f"/streets/{demo[0].code}")
+    assert all(s.name_zh in inline_scripts(doc) for s in [*demo, far])  # a district: all
+    monkeypatch.setattr(pages, "MAX_EMBEDDED_STREETS", 5)
+    _, doc = page(client, f"/streets/{demo[0].code}")
+    script = inline_scripts(doc)
+    assert demo[0].name_zh in script
+    assert far.name_zh not in script
+    _, doc = page(client, f"/streets/{far.code}")
+    script = inline_scripts(doc)
+    assert far.name_zh in script
+    assert not any(s.name_zh in script for s in demo)

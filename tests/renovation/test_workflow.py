@@ -170,3 +170,53 @@ def test_other_roles_exist_with_their_binding(session):
     assert roles == set(Role)
     assert all(u.street_id for u in session.scalars(sa.select(User).where(
         User.role == Role.OFFICIAL)))
+
+
+def test_a_change_that_loses_the_race_writes_nothing(database, session, laoshan_item):
+    """Both requests read version 1; the other one commits first. Ours must then fail at
+    the UPDATE ("WHERE version = 1" matches nothing) and write no history row."""
+    official = user(session, "official-laoshan")
+    session.commit()
+    item = workflow.get_item_to_change(session, laoshan_item.id)  # ours has read version 1
+    with database.session() as other:
+        change_item(other, user(other, "admin"), item.id,
+                    ChangeRequest(version=1, progress=45, note="first"), today=TODAY)
+        other.commit()
+
+    with pytest.raises(Conflict, match="same moment") as conflict:
+        change_item(session, official, item.id,
+                    ChangeRequest(version=1, progress=70, note="second"), today=TODAY)
+    current = conflict.value.item
+    assert (current.version, current.progress_pct) == (2, 45)  # read again, as it is now
+    assert current.community.street.code == official.street.code
+    session.rollback()
+    notes = session.scalars(sa.select(ItemChange.note).where(ItemChange.item_id == item.id))
+    assert list(notes) == ["first"]
+
+
+def test_the_item_to_change_comes_with_its_place_in_one_query(database, session,
+                                                               laoshan_item):
+    """What deciding on a change and answering it read, without the large geometries."""
+    session.commit()
+    item_id, street_code = laoshan_item.id, laoshan_item.community.street.code
+    statements = []
+    sa.event.listen(database.engine, "before_cursor_execute",
+                    lambda conn, cursor, statement, *args: statements.append(statement))
+    with database.session() as fresh:
+        item = workflow.get_item_to_change(fresh, item_id)
+        assert (item.community.name, item.community.street.code) == \
+            (laoshan_item.community.name, street_code)
+        workflow.require_edit(user(fresh, "official-laoshan"), item)
+    reads = [s for s in statements if "renovation_items" in s]
+    assert len(reads) == 1, statements
+    assert "footprint" not in reads[0] and "boundary" not in reads[0]
+
+
+def test_every_accepted_change_has_the_version_it_made(session, laoshan_item):
+    official = user(session, "official-laoshan")
+    versions = []
+    for n, progress in enumerate((45, 50, 55), start=1):
+        change = change_item(session, official, laoshan_item.id,
+                             ChangeRequest(version=n, progress=progress), today=TODAY)
+        versions.append((change.version_after, laoshan_item.version))
+    assert versions == [(2, 2), (3, 3), (4, 4)]
