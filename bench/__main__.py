@@ -64,11 +64,25 @@ def machine(postgres_url: str) -> str:
     return ", ".join(parts)
 
 
+def options_for(module, overrides: dict):
+    """The module's own defaults, with the options given to ``python -m bench`` on top."""
+    options = module.argument_parser().parse_args([])
+    for name, value in overrides.items():
+        setattr(options, name, value)
+    return options
+
+
 def main() -> int:
     parser = common.argument_parser(__doc__.splitlines()[0])
     parser.add_argument("--only", default=",".join(BENCHMARKS),
                         help="comma-separated benchmarks to run: " + ", ".join(BENCHMARKS))
+    # Each benchmark has its own defaults (the viewport benchmark: 200 views at 170k); only
+    # what is given here overrides them.
+    parser.set_defaults(sizes=None, runs=None)
     options = parser.parse_args()
+    given = {name: getattr(options, name) for name in ("sizes", "runs")
+             if getattr(options, name) is not None}
+    given.update(seed=options.seed, postgres_url=options.postgres_url)
     results: list[common.Result] = []
     failed = []
     started = dt.datetime.now(dt.UTC)
@@ -76,7 +90,7 @@ def main() -> int:
         print(f"[bench] --- {name} ---", file=sys.stderr, flush=True)
         module = importlib.import_module(f"bench.{name}")
         try:
-            results.extend(module.run(options))
+            results.extend(module.run(options_for(module, given)))
         except Exception:  # one broken benchmark must not hide the others' figures
             traceback.print_exc()
             failed.append(name)
@@ -84,8 +98,9 @@ def main() -> int:
                                          note="see the log"))
     took = dt.datetime.now(dt.UTC) - started
     heading = (f"Measured {started:%Y-%m-%d} in {took.total_seconds() / 60:.0f} min on "
-               f"{machine(options.postgres_url)}; sizes {options.sizes}, {options.runs} runs, "
-               f"seed {options.seed}.")
+               f"{machine(options.postgres_url)}; seed {options.seed}; "
+               + (f"sizes {options.sizes}, runs {options.runs}." if len(given) > 2 else
+                  "each benchmark with its default sizes and runs (bench/README.md)."))
     table = common.markdown_table(results)
     print(heading)
     print(table)

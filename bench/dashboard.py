@@ -194,13 +194,16 @@ def run(options) -> list[common.Result]:
     return results
 
 
-def main() -> None:
+def argument_parser():
     parser = common.argument_parser(__doc__.splitlines()[0])
     parser.add_argument("--backends", default="postgis,spatialite")
     parser.add_argument("--summarised-only", action="store_true",
                         help="leave out the filtered views (seconds each at 170k)")
-    options = parser.parse_args()
-    common.report(run(options))
+    return parser
+
+
+def main() -> None:
+    common.report(run(argument_parser().parse_args()))
 
 
 if __name__ == "__main__":

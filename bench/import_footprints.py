@@ -187,7 +187,7 @@ def _results(n: int, found: dict[str, list[dict]]) -> list[common.Result]:
     ]
 
 
-def main() -> None:
+def argument_parser():
     import argparse
 
     parser = common.argument_parser(__doc__.split("\n", 1)[0])
@@ -195,7 +195,11 @@ def main() -> None:
     parser.add_argument("--gpkg", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--features", type=int, help=argparse.SUPPRESS)
-    options = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    options = argument_parser().parse_args()
     if options.child:
         _child(options.child, options.gpkg, options.url, options.features)
         return

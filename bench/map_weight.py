@@ -206,14 +206,18 @@ def run(options) -> list[common.Result]:
     return results
 
 
-def main() -> None:
+def argument_parser():
     parser = common.argument_parser(__doc__.splitlines()[0])
     parser.add_argument("--backend", default="postgis", choices=("postgis", "spatialite"))
     parser.add_argument("--skip-folium", action="store_true",
                         help="leave out the plain folium page (minutes and GBs at 170k)")
     parser.add_argument("--remeasure-folium", action="store_true",
                         help="build the plain folium page again instead of reusing the figure")
-    common.report(run(parser.parse_args()))
+    return parser
+
+
+def main() -> None:
+    common.report(run(argument_parser().parse_args()))
 
 
 if __name__ == "__main__":

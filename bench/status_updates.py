@@ -555,7 +555,7 @@ def _results(where: str, mode: str, runs: list[dict], setup: str, *,
 
 def argument_parser():
     parser = common.argument_parser(__doc__.splitlines()[0])
-    parser.set_defaults(sizes=[10_000])
+    parser.set_defaults(sizes=[170_000])
     parser.add_argument("--mode", choices=["patch", "get-patch", "both"], default="both",
                         help="PATCH with the version the client knows (the measure held "
                              "against the target), GET before each PATCH, or both")

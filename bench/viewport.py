@@ -159,12 +159,15 @@ def run(options) -> list[common.Result]:
     return results
 
 
-def main() -> None:
+def argument_parser():
     parser = common.argument_parser(__doc__.splitlines()[0])
     parser.set_defaults(sizes=[170_000], runs=200)
     parser.add_argument("--backends", default="postgis,spatialite")
-    options = parser.parse_args()
-    common.report(run(options))
+    return parser
+
+
+def main() -> None:
+    common.report(run(argument_parser().parse_args()))
 
 
 if __name__ == "__main__":
