@@ -64,6 +64,11 @@ def machine(postgres_url: str) -> str:
     return ", ".join(parts)
 
 
+def headline(results: list[common.Result]) -> list[common.Result]:
+    """The rows the README quotes: those with a target, and the comparison with plain folium."""
+    return [r for r in results if r.target or "folium" in r.measure]
+
+
 def options_for(module, overrides: dict):
     """The module's own defaults, with the options given to ``python -m bench`` on top."""
     options = module.argument_parser().parse_args([])
@@ -107,7 +112,9 @@ def main() -> int:
     if set(options.only.split(",")) == set(BENCHMARKS):
         RESULTS.parent.mkdir(exist_ok=True)
         RESULTS.write_text(f"{heading}\n\n{table}\n", encoding="utf-8")
-        quote_in_readme(f"{heading}\n\n{table}")
+        quote_in_readme(f"{heading}\n\n{common.markdown_table(headline(results))}\n\n"
+                        "Every figure, with the sizes and runs behind it: "
+                        "[bench/results/latest.md](bench/results/latest.md).")
     return 1 if failed else 0
 
 
