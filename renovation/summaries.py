@@ -254,29 +254,32 @@ def suspended(connection: sa.Connection, *, rebuild_after: bool = True) -> Itera
         rebuild_connection(connection)
 
 
-def _suspend(connection: sa.Connection) -> list[tuple[str, str]]:
-    names = TRIGGERS[connection.dialect.name]
+def _suspend(connection: sa.Connection, tables=None) -> list[tuple[str, str]]:
+    """Switch off the summary triggers on `tables` (default: all); return what resumes them."""
+    triggers = TRIGGERS[connection.dialect.name]
+    tables = tuple(triggers) if tables is None else tables
     if connection.dialect.name == "sqlite":
-        wanted = [n for table in names.values() for n in table]
+        wanted = [n for table in tables for n in triggers[table]]
         saved = connection.execute(sa.text(
             "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name IN "
             f"({', '.join(repr(n) for n in wanted)})")).all()
         for name, _sql in saved:
             connection.exec_driver_sql(f"DROP TRIGGER {name}")
         return [(name, sql) for name, sql in saved]
-    for table, triggers in names.items():
-        for name in triggers:
+    for table in tables:
+        for name in triggers[table]:
             connection.exec_driver_sql(f"ALTER TABLE {table} DISABLE TRIGGER {name}")
     return []
 
 
-def _resume(connection: sa.Connection, saved: list[tuple[str, str]]) -> None:
+def _resume(connection: sa.Connection, saved: list[tuple[str, str]], tables=None) -> None:
     if connection.dialect.name == "sqlite":
         for _name, sql in saved:
             connection.exec_driver_sql(sql)
         return
-    for table, triggers in TRIGGERS["postgresql"].items():
-        for name in triggers:
+    triggers = TRIGGERS["postgresql"]
+    for table in tuple(triggers) if tables is None else tables:
+        for name in triggers[table]:
             connection.exec_driver_sql(f"ALTER TABLE {table} ENABLE TRIGGER {name}")
 
 
@@ -296,7 +299,7 @@ def rebuild_connection(connection: sa.Connection) -> None:
     # The street sums are written from the community sums, and the district's from the
     # streets', in one statement each below, so the triggers carrying each community's
     # change to its street and each street's to the district are left out meanwhile.
-    saved = _suspend_summary_trigger(connection)
+    saved = _suspend(connection, _SUMMING)
     try:
         for table in ORDER:
             columns = FRESH[table][2]
@@ -304,7 +307,7 @@ def rebuild_connection(connection: sa.Connection) -> None:
             connection.execute(sa.text(f"INSERT INTO {table} ({', '.join(columns)}) "
                                        f"{_fresh_sql(connection, table)}"))
     finally:
-        _resume_summary_trigger(connection, saved)
+        _resume(connection, saved, _SUMMING)
     if connection.dialect.name == "postgresql":
         connection.exec_driver_sql(f"ANALYZE {', '.join(ORDER)}")
 
@@ -312,32 +315,6 @@ def rebuild_connection(connection: sa.Connection) -> None:
 #: The summaries that sum other summaries through triggers; rebuild writes each in one
 #: statement instead.
 _SUMMING = ("community_summaries", "street_summaries")
-
-
-def _suspend_summary_trigger(connection: sa.Connection) -> list[tuple[str, str]]:
-    triggers = TRIGGERS[connection.dialect.name]
-    if connection.dialect.name == "sqlite":
-        names = [n for table in _SUMMING for n in triggers[table]]
-        saved = connection.execute(sa.text(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name IN "
-            f"({', '.join(repr(n) for n in names)})")).all()
-        for name, _sql in saved:
-            connection.exec_driver_sql(f"DROP TRIGGER {name}")
-        return [(n, s) for n, s in saved]
-    for table in _SUMMING:
-        for name in triggers[table]:
-            connection.exec_driver_sql(f"ALTER TABLE {table} DISABLE TRIGGER {name}")
-    return []
-
-
-def _resume_summary_trigger(connection: sa.Connection, saved) -> None:
-    if connection.dialect.name == "sqlite":
-        for _name, sql in saved:
-            connection.exec_driver_sql(sql)
-        return
-    for table in _SUMMING:
-        for name in TRIGGERS["postgresql"][table]:
-            connection.exec_driver_sql(f"ALTER TABLE {table} ENABLE TRIGGER {name}")
 
 
 def check(session: Session) -> list[str]:
