@@ -21,14 +21,11 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
-from bench import common, datasets
+from bench import common, datasets, servers
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_BYTES = 1_500_000
@@ -40,42 +37,11 @@ def log(message: str) -> None:
     print(f"[map_weight] {message}", file=sys.stderr, flush=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class AppServer:
+def app_server(database_url: str):
     """The app behind gunicorn (2 workers, 4 threads each) on a free local port."""
-
-    def __init__(self, database_url: str, workers: int = 2):
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": "bench-map-weight",
-               "BASEMAP": "none"}
-        self.process = subprocess.Popen(
-            [str(ROOT / ".venv/bin/gunicorn"), "-w", str(workers), "--threads", "4",
-             "-b", f"127.0.0.1:{self.port}", "--log-level", "warning", "server:create_app()"],
-            cwd=ROOT, env=env)
-
-    def __enter__(self) -> AppServer:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(self.url + "/static/css/app.css", timeout=2):
-                    return self
-            except OSError:
-                time.sleep(0.2)
-        self.__exit__()
-        raise RuntimeError("the app server did not start")
-
-    def __exit__(self, *exc) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+    env = {"DATABASE_URL": database_url, "SECRET_KEY": "bench-map-weight", "BASEMAP": "none"}
+    return servers.gunicorn("server:create_app()", ready_path="/static/css/app.css", env=env,
+                            workers=2, threads=4, worker_class="gthread")
 
 
 def first_view(browser, base_url: str, path: str = "/") -> dict:
@@ -177,7 +143,7 @@ def run(options) -> list[common.Result]:
             for n in options.sizes:
                 url = datasets.ensure(options.backend, n, seed=options.seed,
                                       postgres_url=options.postgres_url)
-                with AppServer(url) as server:
+                with app_server(url) as server:
                     first_view(browser, server.url)  # warm the server (caches, connections)
                     loads = [first_view(browser, server.url) for _ in range(options.runs)]
                 ours = common.median([load["bytes"] for load in loads])

@@ -16,14 +16,9 @@ Target: our p50 and p95 at most half of pygeoapi's.
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import json
-import os
 import random
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,7 +28,7 @@ from urllib.parse import urlencode
 
 import sqlalchemy as sa
 
-from bench import common
+from bench import common, servers
 from bench.pygeoapi import config as pygeoapi_config
 from bench.pygeoapi import venv as pygeoapi_venv
 
@@ -42,7 +37,6 @@ BENCHMARK = "3 OGC items"
 LIMIT = 1000
 #: Boxes whose answers are compared id by id before any timing.
 CHECKED_BOXES = 20
-STARTUP_SECONDS = 120
 
 
 def log(message: str) -> None:
@@ -67,75 +61,19 @@ def argument_parser():
 
 # --- Servers --------------------------------------------------------------------------------------
 
-class PortBusy(RuntimeError):
-    """A port a server of the benchmark needs is taken."""
-
-
-def check_port_free(port: int) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            raise PortBusy(f"port {port} on 127.0.0.1 is busy: stop what listens there or "
-                           "choose other ports with --port (pygeoapi takes the next one)"
-                           ) from None
-
-
-@contextlib.contextmanager
-def gunicorn(name: str, python: Path, app: str, port: int, workers: int, env: dict, cwd: Path,
-             ready_path: str):
-    """Run `app` under `python`'s gunicorn on `port` until the block ends."""
-    check_port_free(port)
-    command = [str(python), "-m", "gunicorn", app, "--bind", f"127.0.0.1:{port}",
-               "--workers", str(workers), "--worker-class", "sync", "--log-level", "warning",
-               "--timeout", "120"]
-    log_file = tempfile.TemporaryFile()
-    process = subprocess.Popen(command, cwd=cwd, env={**os.environ, **env}, stdout=log_file,
-                               stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            if process.poll() is not None:
-                log_file.seek(0)
-                raise RuntimeError(f"{name} did not start:\n"
-                                   + log_file.read().decode(errors="replace")[-3000:])
-            try:
-                status, _ = fetch(http.client.HTTPConnection("127.0.0.1", port, timeout=30),
-                                  ready_path)
-                if status == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{name} did not answer on port {port} in "
-                                   f"{STARTUP_SECONDS} s")
-            time.sleep(0.3)
-        log(f"{name} is up on port {port} ({workers} workers)")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)  # gunicorn's master stops its workers
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        log_file.close()
-
-
 def ours(database_url: str, port: int, workers: int):
     env = {"DATABASE_URL": database_url, "SECRET_KEY": "bench-ogc-items",
            "PYTHONPATH": str(ROOT)}
-    return gunicorn("ours", Path(sys.executable), "server:create_app()", port, workers, env, ROOT,
-                    "/ogc/collections/communities/items?limit=1&f=json")
+    return servers.gunicorn("server:create_app()", name="ours", port=port, workers=workers,
+                            env=env, ready_path="/ogc/collections/communities/items?limit=1&f=json")
 
 
 def pygeoapi(database_url: str, port: int, workers: int, directory: Path):
     python = pygeoapi_venv.ensure_venv()
     env = pygeoapi_config.write(database_url, port, directory, python)
-    return gunicorn(f"pygeoapi {pygeoapi_venv.version()}", python, "pygeoapi.flask_app:APP",
-                    port, workers, env, directory, "/collections/communities/items?limit=1&f=json")
+    return servers.gunicorn("pygeoapi.flask_app:APP", name=f"pygeoapi {pygeoapi_venv.version()}",
+                            python=python, port=port, workers=workers, env=env, cwd=directory,
+                            ready_path="/collections/communities/items?limit=1&f=json")
 
 
 # --- Client ---------------------------------------------------------------------------------------
@@ -211,11 +149,11 @@ def database_for(options, size: int) -> str:
     return datasets.ensure("postgis", size, seed=options.seed, postgres_url=options.postgres_url)
 
 
-def check_same_features(servers: dict, boxes: list) -> list[int]:
+def check_same_features(bases: dict, boxes: list) -> list[int]:
     """Fail unless every server returns the same ids for each box; the numbers returned."""
     returned = []
     for box in boxes:
-        answers = {name: feature_ids(base, prefix, box) for name, (base, prefix) in servers.items()}
+        answers = {name: feature_ids(base, prefix, box) for name, (base, prefix) in bases.items()}
         (first, a), (second, b) = answers.items()
         if a[0] != b[0]:
             raise RuntimeError(f"{first} and {second} disagree on bbox {box}: "
@@ -231,20 +169,20 @@ def measure(options, size: int) -> list[common.Result]:
     database_url = database_for(options, size)
     boxes = street_boxes(database_url, options.requests, options.seed)
     with tempfile.TemporaryDirectory(prefix="bench-ogc-") as directory, \
-            ours(database_url, options.port, options.workers) as our_base, \
+            ours(database_url, options.port, options.workers) as our_server, \
             pygeoapi(database_url, options.port + 1, options.workers,
-                     Path(directory)) as their_base:
-        servers = {"ours": (our_base, "/ogc"), "pygeoapi": (their_base, "")}
-        returned = check_same_features(servers, boxes[:CHECKED_BOXES])
+                     Path(directory)) as their_server:
+        bases = {"ours": (our_server.url, "/ogc"), "pygeoapi": (their_server.url, "")}
+        returned = check_same_features(bases, boxes[:CHECKED_BOXES])
         log(f"{size:,}: both return the same features for {len(returned)} boxes "
             f"(median {common.median(returned):.0f} features, at most {max(returned)})")
-        for base, prefix in servers.values():  # warm every worker's caches
+        for base, prefix in bases.values():  # warm every worker's caches
             time_requests(base, prefix, boxes[:4 * options.workers], options.clients)
-        figures: dict[str, dict[str, list[float]]] = {n: {"p50": [], "p95": []} for n in servers}
+        figures: dict[str, dict[str, list[float]]] = {n: {"p50": [], "p95": []} for n in bases}
         for run in range(options.runs):
-            order = list(servers) if run % 2 == 0 else list(servers)[::-1]
+            order = list(bases) if run % 2 == 0 else list(bases)[::-1]
             for name in order:
-                base, prefix = servers[name]
+                base, prefix = bases[name]
                 timings = time_requests(base, prefix, boxes, options.clients)
                 figures[name]["p50"].append(common.percentile(timings, 50))
                 figures[name]["p95"].append(common.percentile(timings, 95))
@@ -281,8 +219,8 @@ def with_defaults(options):
 
 def run(options) -> list[common.Result]:
     options = with_defaults(options)
-    check_port_free(options.port)
-    check_port_free(options.port + 1)
+    servers.check_port_free(options.port)
+    servers.check_port_free(options.port + 1)
     results = []
     for size in options.sizes:
         results += measure(options, size)
@@ -293,7 +231,7 @@ def main() -> None:
     options = argument_parser().parse_args()
     try:
         results = run(options)
-    except PortBusy as error:
+    except servers.PortBusy as error:
         raise SystemExit(f"bench.ogc_items: {error}") from None
     common.report(results)
 

@@ -28,8 +28,6 @@ import json
 import multiprocessing
 import os
 import random
-import socket
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -38,11 +36,10 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from bench import common
+from bench import common, servers
 
 BENCHMARK = "5 status updates"
 TARGET_PER_S = 400
-ROOT = Path(__file__).resolve().parent.parent
 GUNICORN_CONF = "python:renovation.gunicorn_conf"
 
 
@@ -116,62 +113,11 @@ def prepare_clients(url: str, count: int, rng: random.Random) -> list[Client]:
 
 # --- The server ---------------------------------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def port_is_busy(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-class Server:
-    """gunicorn serving ``server:create_app()`` on `url`'s database; stopped on exit."""
-
-    def __init__(self, database_url: str, port: int, workers: int, threads: int):
-        if port_is_busy(port):
-            raise SystemExit(f"port {port} is busy: something already listens there; "
-                             f"choose another with --port")
-        self.port, self.workers, self.threads = port, workers, threads
-        self.command = [str(Path(sys.executable).with_name("gunicorn")), "server:create_app()",
-                        "--config", GUNICORN_CONF, "--bind", f"127.0.0.1:{port}",
-                        "--workers", str(workers), "--threads", str(threads)]
-        self.environment = {**os.environ, "DATABASE_URL": database_url}
-        self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"gengxin-bench-{port}.log"
-
-    def __enter__(self) -> Server:
-        self._log = self.log_path.open("wb")
-        self.process = subprocess.Popen(self.command, cwd=ROOT, env=self.environment,
-                                        stdout=self._log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit(f"gunicorn stopped at start (exit {self.process.returncode}):"
-                                 f"\n{self.log_path.read_text()[-2000:]}")
-            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-            try:
-                conn.request("GET", "/api/openapi.json")
-                if conn.getresponse().status == 200:
-                    return self
-            except OSError:
-                time.sleep(0.2)
-            finally:
-                conn.close()
-        self.__exit__()
-        raise SystemExit("gunicorn did not answer within 60 s")
-
-    def __exit__(self, *exc) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self._log.close()
-        if not exc or exc[0] is None:
-            self.log_path.unlink(missing_ok=True)  # kept only when something went wrong
+def app_server(database_url: str, port: int, workers: int, threads: int):
+    """The app as production serves it (renovation.gunicorn_conf) on `database_url`."""
+    return servers.gunicorn("server:create_app()", config=GUNICORN_CONF, port=port,
+                            workers=workers, threads=threads, ready_path="/api/openapi.json",
+                            env={"DATABASE_URL": database_url})
 
 
 # --- Where the CPU goes -------------------------------------------------------------------
@@ -197,7 +143,7 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def server_cpu(server: Server) -> float:
+def server_cpu(server: servers.Running) -> float:
     """CPU seconds of gunicorn's master and workers."""
     pids = [server.process.pid, *_children(server.process.pid)]
     return sum(_cpu_seconds(pid) for pid in pids)
@@ -426,7 +372,7 @@ def refresh_versions(url: str, clients: list[Client]) -> None:
             state.update(version=row.version, status=row.status, progress=row.progress_pct)
 
 
-def one_run(url: str, server: Server, clients: list[Client], mode: str, seconds: float,
+def one_run(url: str, server: servers.Running, clients: list[Client], mode: str, seconds: float,
             seed: int) -> dict:
     refresh_versions(url, clients)  # the client processes' own copies died with them
     since = last_change_id(url)
@@ -479,7 +425,7 @@ def run(options) -> list[Result]:
         try:
             clients = prepare_clients(url, options.clients, random.Random(options.seed))
             items = len({i for c in clients for i in c.items})
-            port = options.port or free_port()
+            port = options.port or servers.free_port()
             log(f"{options.database_url or f'{size} communities'}, {items} items in play; "
                 f"{setup}, port {port}")
             series = list(modes)
@@ -487,7 +433,7 @@ def run(options) -> list[Result]:
             if triggers and options.compare_without_triggers and not options.database_url:
                 series.append("patch without triggers")
             figures: dict[str, list[dict]] = {name: [] for name in series}
-            with Server(url, port, options.workers, options.threads) as server:
+            with app_server(url, port, options.workers, options.threads) as server:
                 log("warm-up (not counted): every thread connects, statements are prepared")
                 warm_up = one_run(url, server, clients, modes[0], 2.0, options.seed - 1)
                 if warm_up["problems"]:

@@ -68,23 +68,36 @@ def next_statuses(status: Status) -> list[Status]:
     return [s for s in Status if s in ALLOWED_MOVES[status]]
 
 
-def can_edit(user: User | None, item: RenovationItem) -> bool:
-    """Admins edit everything; an official only items of communities in their own street."""
+def may_edit_street(user, street_id: int | None) -> bool:
+    """Admins edit everything; an official only items of communities in their own street.
+
+    `user` is a :class:`~renovation.models.User` or anything with its ``role``,
+    ``street_id`` and ``is_active`` (the API's :class:`~renovation.accounts.TokenUser`).
+    """
     if user is None or not user.is_active:
         return False
     if user.role is Role.ADMIN:
         return True
-    return user.role is Role.OFFICIAL and item.community.street_id == user.street_id
+    return user.role is Role.OFFICIAL and street_id == user.street_id
 
 
-def require_edit(user: User | None, item: RenovationItem) -> None:
+def can_edit(user: User | None, item: RenovationItem) -> bool:
+    return may_edit_street(user, item.community.street_id)
+
+
+def require_edit_in(user, street_id: int | None) -> None:
+    """Raise 401 or 403, saying why, unless `user` may change items of the street."""
     if user is None:
         raise DomainError(_l("Please sign in first."), status=401)
-    if not can_edit(user, item):
+    if not may_edit_street(user, street_id):
         if user.role is Role.OFFICIAL:
             raise Forbidden(_l("This item belongs to another street; you may change only "
                                "items in your own street."))
         raise Forbidden(_l("Your role may not change renovation items."))
+
+
+def require_edit(user: User | None, item: RenovationItem) -> None:
+    require_edit_in(user, item.community.street_id if user is not None else None)
 
 
 @dataclass(frozen=True)
@@ -165,9 +178,11 @@ def get_item_to_change(session: Session, item_id: int, *, fresh: bool = False
     return item
 
 
-def _checked(item: RenovationItem, request: ChangeRequest, today: dt.date
-             ) -> tuple[Status, int, dt.date]:
-    """The status, progress and date the change leads to, or a DomainError saying why not."""
+def checked_change(item, request: ChangeRequest, today: dt.date) -> tuple[Status, int, dt.date]:
+    """The status, progress and date the change leads to, or a DomainError saying why not.
+
+    `item` is the item as it is now: anything with its ``status`` and ``progress_pct``.
+    """
     after = request.status or item.status
     if not is_move_allowed(item.status, after):
         allowed = ", ".join(str(s.lazy_label()) for s in next_statuses(item.status)) or "—"
@@ -199,15 +214,36 @@ def _checked(item: RenovationItem, request: ChangeRequest, today: dt.date
     return after, progress, day
 
 
-def check_change(session: Session, user: User | None, item: RenovationItem,
-                 request: ChangeRequest, *, today: dt.date | None = None) -> None:
-    """Raise the DomainError the change would meet, without changing anything."""
-    require_edit(user, item)
+def require_version(item, request: ChangeRequest) -> None:
+    """Conflict (409) unless the change is based on the item's current version."""
     if request.version != item.version:
         raise Conflict(_l("Someone changed this item since you loaded it (your version "
                           "%(yours)s, now %(now)s). Look at the current state and try again.",
                           yours=request.version, now=item.version), item)
-    _checked(item, request, today or dt.date.today())
+
+
+def dates_after(item, status_after: Status, day: dt.date) -> dict:
+    """The item's actual start and end once it moves to `status_after` on `day`.
+
+    Work starts the first time an item reaches construction; it ends when the item
+    becomes done, and an end date goes when work is reopened.
+    """
+    actual_start, actual_end = item.actual_start, item.actual_end
+    if status_after is Status.CONSTRUCTION and actual_start is None:
+        actual_start = day
+    if status_after.is_done and not item.status.is_done:
+        actual_end = day
+    if not status_after.is_done:
+        actual_end = None
+    return {"actual_start": actual_start, "actual_end": actual_end}
+
+
+def check_change(session: Session, user: User | None, item: RenovationItem,
+                 request: ChangeRequest, *, today: dt.date | None = None) -> None:
+    """Raise the DomainError the change would meet, without changing anything."""
+    require_edit(user, item)
+    require_version(item, request)
+    checked_change(item, request, today or dt.date.today())
 
 
 def change_item(session: Session, user: User | None, item_id: int, request: ChangeRequest, *,
@@ -222,14 +258,11 @@ def change_item(session: Session, user: User | None, item_id: int, request: Chan
     item = get_item(session, item_id)
     check_change(session, user, item, request, today=today)
     status_before, progress_before = item.status, item.progress_pct
-    status_after, progress_after, day = _checked(item, request, today)
+    status_after, progress_after, day = checked_change(item, request, today)
+    for name, value in dates_after(item, status_after, day).items():
+        if getattr(item, name) != value:  # only what changes: the UPDATE names no more
+            setattr(item, name, value)
     item.status, item.progress_pct = status_after, progress_after
-    if status_after is Status.CONSTRUCTION and item.actual_start is None:
-        item.actual_start = day
-    if status_after.is_done and not status_before.is_done:
-        item.actual_end = day
-    if not status_after.is_done:
-        item.actual_end = None
     # Always touch the row, so that a note-only change also bumps the version: every
     # accepted change then has its own version, and a replayed edit is stale.
     item.updated_at = utcnow()

@@ -11,13 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from types import SimpleNamespace
 
 from flask import Blueprint, jsonify, request, url_for
 from flask_babel import gettext as _
 from geoalchemy2.shape import to_shape
 from shapely.geometry import mapping
 
-from renovation import openapi, workflow
+from renovation import item_updates, openapi, workflow
 from renovation.catalogue import BY_CODE
 from renovation.errors import DomainError
 from renovation.i18n import locale_code
@@ -50,13 +51,23 @@ def _iso_date(value: dt.date | None) -> str | None:
 
 def item_json(item: RenovationItem, lang: str) -> dict:
     """The item as ``GET /api/items/<id>`` answers (schema ``Item``)."""
-    kind = BY_CODE.get(item.kind)
     community = item.community
+    return _item_body(item, community.name, community.street.code, lang)
+
+
+def row_json(row, lang: str) -> dict:
+    """:func:`item_json` of a row of :func:`renovation.item_updates.item_with_place`."""
+    return _item_body(row, row.community_name, row.street_code, lang)
+
+
+def _item_body(item, community_name: str, street_code: str, lang: str) -> dict:
+    """Schema ``Item`` from anything with the item's column names as attributes."""
+    kind = BY_CODE.get(item.kind)
     return {
         "id": item.id,
-        "community_id": community.id,
-        "community_name": community.name,
-        "street_code": community.street.code,
+        "community_id": item.community_id,
+        "community_name": community_name,
+        "street_code": street_code,
         "kind": item.kind,
         "kind_name": kind.name(lang) if kind else item.kind,
         "title": item.title,
@@ -110,6 +121,15 @@ def _token_user():
         raise DomainError(_("The API token is not valid or has been revoked."), status=401)
     raise DomainError(_("This needs an API token: send the header "
                         "Authorization: Bearer <token>."), status=401)
+
+
+def _bearer_token() -> str:
+    """The request's bearer token; 401 saying how to send one if there is none."""
+    scheme, _sep, credentials = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer":  # the scheme name is case-insensitive (RFC 7235)
+        raise DomainError(_("This needs an API token: send the header "
+                            "Authorization: Bearer <token>."), status=401)
+    return credentials.strip()
 
 
 def _not_json(constant: str):
@@ -222,31 +242,30 @@ def _challenge(response):
 
 @bp.get("/items/<int:item_id>")
 def get_item(item_id: int):
-    item = workflow.get_item_to_change(db_session(), item_id)
-    return jsonify(item_json(item, locale_code()))
+    item = item_updates.item_with_place(db_session().connection(), item_id)
+    return jsonify(row_json(item, locale_code()))
 
 
 @bp.patch("/items/<int:item_id>")
 def change_item(item_id: int):
-    user = _token_user()
     session = db_session()
+    connection = session.connection()
+    user, item = item_updates.author_and_item(connection, _bearer_token(), item_id)
     # Who may change the item is answered before the body is looked at, as on the page.
-    # `item` is kept: change_item then finds it in the session instead of reading it again.
-    item = workflow.get_item_to_change(session, item_id)
-    workflow.require_edit(user, item)
+    workflow.require_edit_in(user, item.street_id)
     change_request = _change_request(_json_object())
     try:
-        change = workflow.change_item(session, user, item_id, change_request, source="api")
+        applied = item_updates.apply_change(connection, user, item, change_request,
+                                            source="api")
     except workflow.Conflict as conflict:
-        # `conflict.item` was read in this transaction (or again after a lost race): the
-        # state as it is now. Nothing was written; the session is closed after the answer.
+        # Nothing was written. The state as it is now, read again in this transaction
+        # (another change may have committed since `item` was read).
+        current = item_updates.item_with_place(connection, item_id)
         error = {"status": conflict.status, "message": str(conflict.message)}
-        return jsonify({"error": error, "current": item_json(conflict.item, locale_code())}), 409
+        return jsonify({"error": error, "current": row_json(current, locale_code())}), 409
     session.commit()
-    # The session keeps what it wrote after the commit (expire_on_commit=False): the answer
-    # is built from it, with no further query.
-    body = item_json(item, locale_code())
-    body["change_id"] = change.id
+    body = row_json(SimpleNamespace(**{**item._asdict(), **applied.fields}), locale_code())
+    body["change_id"] = applied.change_id
     return jsonify(body)
 
 
