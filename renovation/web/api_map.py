@@ -129,13 +129,16 @@ def _lean_collection(found: list[mapdata.LeanCommunity], truncated: bool, filter
     detail = url_for("api_map.community", community_id=0)[:-1] + "{id}"
     if not filters.is_empty:
         detail += "?" + urlencode(filters.to_args())
-    not_in_programme = percent_text(None)
+    not_in_programme = None  # translated only if a community needs it
     parts = []
     for c in found:
         geometry = c.geometry
         if display_crs != "wgs84":
             geometry = json.dumps(display_geometry(json.loads(geometry), display_crs))
-        percent = not_in_programme if c.percent is None else f"{c.percent:.0f}%"
+        if c.percent is not None:
+            percent = f"{c.percent:.0f}%"
+        else:
+            percent = not_in_programme = not_in_programme or percent_text(None)
         label = _json_string(f"{c.name} · {percent}")
         parts.append(f'{{"type":"Feature","id":{c.id:d},"geometry":{geometry},'
                      f'"properties":{{"id":{c.id:d},"label":{label},"s":"{_style_key(c)}"}}}}')
