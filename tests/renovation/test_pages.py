@@ -357,7 +357,8 @@ def _programme_names(doc) -> list[str]:
     return found + [squeeze(e.text()) for e in (crumbs or headings)[:1]]
 
 
-@pytest.mark.parametrize("path", ["/", "/streets/{street}", "/communities/{community}"])
+@pytest.mark.parametrize("path", ["/", "/streets/{street}", "/communities/{community}",
+                                  "/streets/{street}/report"])
 def test_the_programme_is_named_by_the_configuration_in_both_languages(
         app_config, request, path):
     """A national or city programme is not Shijingshan: its name comes from the settings."""
@@ -372,6 +373,15 @@ def test_the_programme_is_named_by_the_configuration_in_both_languages(
     _, doc = page(client, path, query_string={"lang": "en"})
     assert set(_programme_names(doc)) == {"National renovation"}
     assert "Shijingshan" not in doc.text()
+
+
+def test_the_dashboard_is_of_the_programme_named_by_the_configuration(app_config, request):
+    app_config.update(PROGRAMME_NAME="全国老旧小区改造", PROGRAMME_NAME_EN="National renovation")
+    client = request.getfixturevalue("translated_client")
+    for query, name in [("", "全国老旧小区改造"), ("?lang=en", "National renovation")]:
+        _, doc = page(client, "/dashboard" + query)
+        assert squeeze(doc.find("h1").text()).endswith(f" · {name}")
+        assert _programme_names(doc)[0] == name
 
 
 @pytest.mark.parametrize(("names", "zh", "en"), [
