@@ -80,12 +80,14 @@ def bare_sql(dialect: str, bbox, zoom: int) -> tuple[str, dict]:
                "AND f_geometry_column = 'footprint' "
                "AND search_frame = BuildMbr(:minx, :miny, :maxx, :maxy, 4326))")
     else:
+        # Text joined as on SpatiaLite: json_build_object over ST_AsGeoJSON(...)::json would
+        # parse each geometry again and write it back, a third of the query's time.
         geometry = ("ST_AsGeoJSON(location, :d)" if points
                     else "ST_AsGeoJSON(ST_Simplify(footprint, :tol, true), :d)")
-        sql = ("SELECT json_build_object('type', 'FeatureCollection', 'features', "
-               "coalesce(json_agg(json_build_object('type', 'Feature', 'id', id, "
-               f"'geometry', {geometry}::json, 'properties', json_build_object('name', name))), "
-               "'[]'::json))::text FROM communities "
+        sql = ("SELECT '{\"type\":\"FeatureCollection\",\"features\":[' || "
+               "coalesce(string_agg('{\"type\":\"Feature\",\"id\":' || id || "
+               "',\"geometry\":' || " + geometry + " || ',\"properties\":{\"name\":' || "
+               "to_json(name)::text || '}}', ','), '') || ']}' FROM communities "
                "WHERE footprint && ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326)")
     return sql, params
 

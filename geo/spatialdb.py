@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 
 import sqlalchemy as sa
 from geoalchemy2.admin.dialects.sqlite import init_spatialite, load_spatialite_driver
@@ -21,6 +22,8 @@ LOGGER = logging.getLogger(__name__)
 #: Spatial reference systems every database must know besides WGS84:
 #: CGCS2000 (China's official datum) and Web Mercator.
 EXTRA_SRIDS = (4490, 3857)
+#: A pooled server connection idle for longer than this is pinged before it is used again.
+PING_AFTER_IDLE_S = 1.0
 
 
 def is_sqlite(bind: Engine | sa.Connection | URL | str) -> bool:
@@ -36,7 +39,9 @@ def create_spatial_engine(url: str | URL, **kwargs) -> Engine:
     For SQLite the connection loads ``mod_spatialite`` (Debian package
     ``libsqlite3-mod-spatialite``) and initialises the spatial metadata of a new
     file with the WGS84 SRIDs plus :data:`EXTRA_SRIDS`. For PostgreSQL the
-    ``postgis`` extension must already exist (see :func:`ensure_postgis`).
+    ``postgis`` extension must already exist (see :func:`ensure_postgis`), and a
+    pooled connection is pinged only after :data:`PING_AFTER_IDLE_S` idle (see
+    :func:`ping_after_idle`) unless `pool_pre_ping` is given.
 
     Parameters
     ----------
@@ -51,8 +56,11 @@ def create_spatial_engine(url: str | URL, **kwargs) -> Engine:
         if url.drivername == "postgresql":
             # SQLAlchemy 2.0 and 2.1 default to different drivers; name the one we install.
             url = url.set(drivername="postgresql+psycopg")
-        kwargs.setdefault("pool_pre_ping", True)
-        return sa.create_engine(url, **kwargs)
+        if "pool_pre_ping" in kwargs:  # True: before every checkout; False: never
+            return sa.create_engine(url, **kwargs)
+        engine = sa.create_engine(url, **kwargs)
+        ping_after_idle(engine, PING_AFTER_IDLE_S)
+        return engine
 
     # pyogrio's GDAL must be loaded before SpatiaLite: SpatiaLite brings the system's
     # SQLite, GEOS and PROJ into the process, and a GDAL loaded after them crashes when it
@@ -90,6 +98,33 @@ def create_spatial_engine(url: str | URL, **kwargs) -> Engine:
     return engine
 
 
+def ping_after_idle(engine: Engine, idle_s: float) -> None:
+    """Ping a pooled connection before use only if it sat idle for more than `idle_s`.
+
+    SQLAlchemy's ``pool_pre_ping`` pings before every checkout: one more round trip per
+    request, as much as a small map view's query costs. A connection returned a moment
+    ago is alive unless the server went away in that moment; one idle for longer (a
+    restart, a firewall's timeout) is checked, and replaced if dead, as pre-ping would.
+    """
+    dialect = engine.dialect
+
+    @sa.event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_conn, record):
+        if record is not None:
+            record.info["gengxin_idle_from"] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_conn, record, _proxy):
+        idle_from = record.info.get("gengxin_idle_from")
+        if idle_from is None or time.monotonic() - idle_from <= idle_s:
+            return
+        try:
+            dialect.do_ping(dbapi_conn)
+        except dialect.loaded_dbapi.Error as error:
+            # The pool drops this connection and checks out another (a new one if need be).
+            raise sa.exc.DisconnectionError(f"idle connection is dead: {error}") from error
+
+
 def ensure_postgis(engine: Engine) -> None:
     """Create the ``postgis`` extension if the database lacks it (no-op on SQLite)."""
     if is_sqlite(engine):
@@ -99,8 +134,12 @@ def ensure_postgis(engine: Engine) -> None:
 
 
 def envelope(bind, bbox: tuple[float, float, float, float], srid: int = 4326):
-    """Return a SQL expression for the rectangle `bbox` = (minx, miny, maxx, maxy)."""
-    minx, miny, maxx, maxy = (float(v) for v in bbox)
+    """Return a SQL expression for the rectangle `bbox` = (minx, miny, maxx, maxy).
+
+    The corners are numbers, or SQL expressions such as bound parameters, for a
+    statement built once and run with many boxes.
+    """
+    minx, miny, maxx, maxy = (v if isinstance(v, sa.ColumnElement) else float(v) for v in bbox)
     if is_sqlite(bind):
         return sa.func.BuildMbr(minx, miny, maxx, maxy, srid)
     return sa.func.ST_MakeEnvelope(minx, miny, maxx, maxy, srid)
@@ -153,8 +192,10 @@ def simplified(bind, column, tolerance_deg: float):
     vertices spent most of its time there. Polygons smaller than the tolerance are
     kept (PostGIS ``preserveCollapsed``), and a geometry SpatiaLite cannot simplify
     is drawn as it is.
+
+    A bound parameter as `tolerance_deg` always simplifies (a statement built once).
     """
-    if tolerance_deg <= 0:
+    if not isinstance(tolerance_deg, sa.ColumnElement) and tolerance_deg <= 0:
         return column
     if is_sqlite(bind):
         return sa.func.coalesce(sa.func.Simplify(column, tolerance_deg), column)

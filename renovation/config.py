@@ -25,12 +25,18 @@ def defaults(instance_path: str) -> dict:
         # GIS imports may be larger than other uploads (raised for POST /import only).
         "GIS_IMPORT_MAX_BYTES": 50 * 1024 * 1024,
         "GIS_IMPORT_MAX_FEATURES": 10_000,
+        # The programme's name on every page, in Chinese and in English; either stands in
+        # for the other, and with neither the pages name the demo's district (石景山区).
+        "PROGRAMME_NAME": "",
+        "PROGRAMME_NAME_EN": "",
     }
 
 
 def from_environment() -> dict:
-    """Read the settings an operator may set: DATABASE_URL, SECRET_KEY, BASEMAP, TIANDITU_KEY."""
-    names = ("DATABASE_URL", "SECRET_KEY", "BASEMAP", "TIANDITU_KEY", "TRUSTED_PROXIES")
+    """Read the settings an operator may set: DATABASE_URL, SECRET_KEY, BASEMAP, TIANDITU_KEY,
+    TRUSTED_PROXIES, PROGRAMME_NAME and PROGRAMME_NAME_EN."""
+    names = ("DATABASE_URL", "SECRET_KEY", "BASEMAP", "TIANDITU_KEY", "TRUSTED_PROXIES",
+             "PROGRAMME_NAME", "PROGRAMME_NAME_EN")
     found = {name: os.environ[name] for name in names if os.environ.get(name)}
     if os.environ.get("SESSION_COOKIE_SECURE", "").lower() in ("1", "true", "yes"):
         found["SESSION_COOKIE_SECURE"] = True

@@ -22,7 +22,8 @@ and a street's own page sum the items they select, in the database.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from functools import cached_property
 from types import SimpleNamespace
@@ -32,7 +33,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session, selectinload
 
 from renovation.catalogue import BY_CODE, KINDS, ItemKind
-from renovation.errors import NotFound
+from renovation.errors import DomainError, NotFound
 from renovation.filters import Filters
 from renovation.models import (
     Community,
@@ -419,16 +420,19 @@ def _include(session: Session, street_id: int, n_rated: int, ranks: dict) -> tup
 def _street_comparison_from_summaries(session: Session, filters: Filters, today: dt.date,
                                       satisfaction: SatisfactionSource, full: bool,
                                       district: _District | None = None,
-                                      include: int | None = None) -> Comparison:
+                                      include: Collection[int] = ()) -> Comparison:
     """The streets ranked from street_summaries; details only for the streets shown.
 
     The database divides the sums in IEEE doubles, as Python does, so rounding its ratio
-    here gives exactly the percent :mod:`renovation.progress` gives. Street `include` is
-    shown too, wherever it ranks (for its report).
+    here gives exactly the percent :mod:`renovation.progress` gives. The streets of
+    `include` are shown too, wherever they rank (for their reports): one through the
+    index, more by ranking every street, which costs one query however many they are.
     """
     district = district or _District(session, today)
     s = StreetSummary
-    found = _quick_ranking(session, district, include) if not full else None
+    include = set(include)
+    quick = not full and len(include) <= 1
+    found = _quick_ranking(session, district, next(iter(include), None)) if quick else None
     if found is not None:
         shown, ranks, n_streets, n_rated = found
     else:
@@ -445,7 +449,7 @@ def _street_comparison_from_summaries(session: Session, filters: Filters, today:
             shown = ordered
         else:
             shown = ordered[:n] + [r for r in rated[-n:] if r not in ordered[:n]]
-            shown += [r for r in ordered if r[2] == include and r not in shown]
+            shown += [r for r in ordered if r[2] in include and r not in shown]
         n_streets, n_rated = len(ordered), len(rated)
     ids = [sid for _p, _c, sid in shown]
     details = sa.select(s.street_id, Street.name_zh, Street.name_en, s.communities,
@@ -915,39 +919,126 @@ def street_report(session: Session, code: str, filters: Filters | None = None, *
     NotFound
         When there is no street `code`.
     """
+    street = get_street(session, code)
+    return street_reports(session, [street.code], filters, today=today,
+                          satisfaction=satisfaction)[0]
+
+
+#: A street code starts with its division's: 2 digits a province, 4 a city, 6 a district.
+_DIVISION_CODE = re.compile(r"[0-9]{2,12}")
+
+
+def streets_for_report(session: Session, *, within: str | None = None,
+                       codes: Collection[str] = (), limit: int) -> tuple[list[str], int]:
+    """The codes of the streets a report prints, the first `limit` by code, and how many
+    streets the choice holds: those whose code starts with the division code `within`
+    (``110107``: Shijingshan District), those of `codes`, or, with neither, all of them.
+
+    Raises
+    ------
+    DomainError
+        (400) when `within` is not a division code; NotFound when a code of `codes`
+        names no street.
+    """
+    query = sa.select(Street.code)
+    if within is not None:
+        if not _DIVISION_CODE.fullmatch(within):
+            raise DomainError(_l("district must be the digits that start street codes, "
+                                 "e.g. 110107."))
+        query = query.where(Street.code.startswith(within, autoescape=True))
+    if codes:
+        codes = list(dict.fromkeys(codes))
+        found = set(session.scalars(sa.select(Street.code).where(Street.code.in_(codes))))
+        missing = [code for code in codes if code not in found]
+        if missing:
+            raise NotFound(_l("There is no street with code %(code)s.", code=missing[0][:40]))
+        query = query.where(Street.code.in_(codes))
+    total = session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
+    return list(session.scalars(query.order_by(Street.code).limit(limit))), total
+
+
+def street_reports(session: Session, codes: Collection[str], filters: Filters | None = None, *,
+                   today: dt.date | None = None,
+                   satisfaction: SatisfactionSource = no_ratings) -> list[StreetReport]:
+    """The report's pages of the streets `codes` (those that exist), in code order.
+
+    The queries do not grow with the streets: each figure is asked once for all of them
+    and grouped by street, so a city's hundred pages cost about what one page does.
+    """
     from geoalchemy2.shape import to_shape
 
     today = today or dt.date.today()
-    street = get_street(session, code)
     filters = (filters or Filters()).but(street=None)
+    streets = session.scalars(sa.select(Street).where(Street.code.in_(list(codes)))
+                              .order_by(Street.code)).all()
+    if not streets:
+        return []
+    ids = [street.id for street in streets]
     if uses_summaries(filters):
         ranking = _street_comparison_from_summaries(session, filters, today, satisfaction,
-                                                    False, include=street.id)
+                                                    False, include=ids)
     else:
         ranking = comparison(session, filters, today=today, satisfaction=satisfaction,
                              full=True)
-    row = next(r for r in ranking.rows if r.key == street.id)
-    own = filters.but(street=street.code)
-    rows = {r.key: r for r in community_rows(session, own, today=today)}
-    shapes = session.execute(
-        sa.select(Community.id, Community.is_pilot, Community.footprint, Community.location)
-        .where(Community.id.in_(list(rows)) if rows else sa.false())
-        .order_by(Community.code)).all()
-    communities = [
-        ReportCommunity(cid, rows[cid].code, rows[cid].name_zh, is_pilot, rows[cid].progress,
-                        to_shape(footprint) if footprint is not None else None,
-                        to_shape(location) if location is not None else None)
-        for cid, is_pilot, footprint, location in shapes]
-    late = own.but(overdue_only=True)
-    overdue = [
-        OverdueItem(*values, days_overdue=(today - values[5]).days)
-        for values in session.execute(
-            sa.select(RenovationItem.id, RenovationItem.kind, RenovationItem.title,
-                      RenovationItem.status, RenovationItem.progress_pct,
+    ranked = {r.key: r for r in ranking.rows}
+    in_streets = Community.street_id.in_(ids)
+    progress = progress_by(session, Community.id, today=today,
+                           where=[in_streets, *filters.item_clauses(today)])
+    communities: dict[int, list[ReportCommunity]] = {sid: [] for sid in ids}
+    for cid, sid, code, name, is_pilot, footprint, location in session.execute(
+            sa.select(Community.id, Community.street_id, Community.code, Community.name,
+                      Community.is_pilot, Community.footprint, Community.location)
+            .where(in_streets, *filters.community_clauses(today)).order_by(Community.code)):
+        communities[sid].append(ReportCommunity(
+            cid, code, name, is_pilot, progress.get(cid, NO_ITEMS),
+            to_shape(footprint) if footprint is not None else None,
+            to_shape(location) if location is not None else None))
+    overdue: dict[int, list[OverdueItem]] = {sid: [] for sid in ids}
+    for sid, *values in session.execute(
+            sa.select(Community.street_id, RenovationItem.id, RenovationItem.kind,
+                      RenovationItem.title, RenovationItem.status, RenovationItem.progress_pct,
                       RenovationItem.planned_end, Community.id, Community.name)
             .join(Community, RenovationItem.community)
-            .where(*late.item_clauses(today))
-            .order_by(RenovationItem.planned_end, Community.code, RenovationItem.id))]
-    return StreetReport(street, own, today, to_shape(street.boundary), row,
-                        ranking.ranked, ranking.total,
-                        building_area(session, own, today=today), communities, overdue)
+            .where(in_streets, *filters.but(overdue_only=True).item_clauses(today))
+            .order_by(RenovationItem.planned_end, Community.code, RenovationItem.id)):
+        overdue[sid].append(OverdueItem(*values, days_overdue=(today - values[5]).days))
+    areas = _building_areas_by_street(session, filters, ids, today)
+    return [StreetReport(street, filters.but(street=street.code), today,
+                         to_shape(street.boundary), ranked[street.id], ranking.ranked,
+                         ranking.total, areas[street.id], communities[street.id],
+                         overdue[street.id])
+            for street in streets]
+
+
+def _building_areas_by_street(session: Session, filters: Filters, ids: list[int],
+                              today: dt.date) -> dict[int, Area]:
+    """:func:`building_area` of each of the streets `ids`, in two queries for all of them."""
+    in_streets = Community.street_id.in_(ids)
+    done = sa.func.sum(sa.case((RenovationItem.status.in_(DONE_STATUSES), 1), else_=0))
+    per_community = (
+        sa.select(RenovationItem.community_id.label("community_id"),
+                  sa.func.count(RenovationItem.id).label("item_count"), done.label("done"))
+        .join(Community, RenovationItem.community)
+        .where(in_streets, *filters.item_clauses(today))
+        .group_by(RenovationItem.community_id).subquery())
+    is_renovated = per_community.c.item_count == per_community.c.done
+    area = Community.building_area_m2
+    programme = {row[0]: row[1:] for row in session.execute(
+        sa.select(Community.street_id, sa.func.coalesce(sa.func.sum(area), 0.0),
+                  sa.func.coalesce(sa.func.sum(sa.case((is_renovated, area), else_=0.0)), 0.0),
+                  sa.func.count(Community.id),
+                  sa.func.coalesce(sa.func.sum(sa.case((is_renovated, 1), else_=0)), 0),
+                  sa.func.coalesce(sa.func.sum(sa.case((area.is_(None), 1), else_=0)), 0))
+        .join(per_community, per_community.c.community_id == Community.id)
+        .group_by(Community.street_id))}
+    totals = dict(session.execute(
+        sa.select(Community.street_id, sa.func.coalesce(sa.func.sum(area), 0.0))
+        .where(in_streets, *filters.community_clauses(today))
+        .group_by(Community.street_id)).all())
+    areas = {}
+    for sid in ids:
+        in_programme, renovated, n_programme, n_renovated, without = (
+            programme.get(sid) or (0.0, 0.0, 0, 0, 0))
+        areas[sid] = Area(float(totals.get(sid) or 0.0), float(in_programme), float(renovated),
+                          int(n_programme), int(n_renovated), int(without))
+    return areas

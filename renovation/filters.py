@@ -79,6 +79,8 @@ class Filters:
         DomainError
             (400) naming the parameter that is wrong, in the reader's language.
         """
+        if not any(name in args for name in _PARAMETERS):
+            return cls()  # what the maps ask for as they move: nothing to check
         street = (_values(args, "street") or [""])[-1].strip() or None
         if street is not None and len(street) > MAX_STREET_CODE:
             raise DomainError(_("street must be a street code."))
@@ -174,6 +176,10 @@ class Filters:
         if self.selects_items:
             clauses.append(self.has_matching_items(today))
         return clauses
+
+
+#: The query parameters :meth:`Filters.from_args` reads.
+_PARAMETERS = ("street", "kind", "status", "built_from", "built_to", "pilot", "overdue")
 
 
 def _values(args: Mapping, name: str) -> list[str]:

@@ -11,8 +11,9 @@ defaults suit a 2-core machine. Why these choices:
   API clients' connections alive between requests.
 - The app is loaded once, before the workers fork (faster, smaller start); each worker then
   gets its own connection pool, sized to its threads so that no request waits for a
-  connection, and without a ping before each checkout (one round trip per request saved; a
-  connection that died is dropped, with the whole pool, on the first error it causes).
+  connection, and pinging a connection only when it sat idle for a second or more (see
+  :func:`geo.spatialdb.ping_after_idle`): no round trip before each request under load, and
+  a connection that died while the server was quiet is replaced before a request uses it.
 """
 
 from __future__ import annotations
@@ -37,4 +38,4 @@ def post_fork(server, worker):
     if inherited.url.startswith("sqlite"):
         return
     app.extensions["gengxin.db"] = Database(
-        inherited.url, pool_size=worker.cfg.threads, max_overflow=2, pool_pre_ping=False)
+        inherited.url, pool_size=worker.cfg.threads, max_overflow=2)

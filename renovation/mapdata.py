@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -24,6 +25,19 @@ from renovation.filters import Filters
 from renovation.models import Community, RenovationItem, Street
 from renovation.progress import DONE_STATUSES, NO_ITEMS, Progress, progress_by, weight_of_kind
 from renovation.status import Status
+
+#: What the functions here query through: a request's session, or, for the map's views,
+#: a plain connection (see :func:`renovation.web.db_reader`); they only run Core queries.
+Reader = Session | sa.Connection
+
+
+def _bind(db: Reader):
+    """The engine or connection whose dialect writes the query."""
+    return db if isinstance(db, sa.Connection) else db.get_bind()
+
+
+def _connection(db: Reader) -> sa.Connection:
+    return db if isinstance(db, sa.Connection) else db.connection()
 
 
 @dataclass(frozen=True)
@@ -76,17 +90,17 @@ def _community_query(bind, columns, bbox: BBox, *, zoom: int | None, pilots_only
     return query
 
 
-def _progress_in_view(session: Session, bbox: BBox, filters: Filters,
+def _progress_in_view(session: Reader, bbox: BBox, filters: Filters,
                       today: dt.date) -> dict[int, Progress]:
     """Progress of every community meeting `bbox`: the same box, not a list of ids, so a
     thousand ids never travel to the database and back."""
     table = Community.__table__
     return progress_by(session, Community.id, today=today,
-                       where=[bbox_filter(session.get_bind(), table, table.c.footprint, bbox),
+                       where=[bbox_filter(_bind(session), table, table.c.footprint, bbox),
                               *filters.item_clauses(today)])
 
 
-def communities_in_view(session: Session, bbox: BBox, *, zoom: int | None = None,
+def communities_in_view(session: Reader, bbox: BBox, *, zoom: int | None = None,
                         limit: int = 5000, pilots_only: bool = False, as_points: bool = False,
                         street_code: str | None = None, filters: Filters | None = None,
                         today: dt.date | None = None) -> tuple[list[CommunityInView], bool]:
@@ -100,7 +114,7 @@ def communities_in_view(session: Session, bbox: BBox, *, zoom: int | None = None
     filters = filters or Filters()
     if street_code:
         filters = filters.but(street=street_code)
-    bind = session.get_bind()
+    bind = _bind(session)
     query = _community_query(
         bind, (Community.id, Community.code, Community.name, Street.code, Street.name_zh,
                Street.name_en, Community.is_pilot, Community.is_district_pilot,
@@ -116,9 +130,11 @@ def communities_in_view(session: Session, bbox: BBox, *, zoom: int | None = None
     return found, truncated
 
 
-@dataclass(frozen=True)
-class LeanCommunity:
-    """What drawing a community needs; its geometry is the database's GeoJSON text."""
+class LeanCommunity(NamedTuple):
+    """What drawing a community needs; its geometry is the database's GeoJSON text.
+
+    A named tuple: a view of a few hundred is made in a fraction of a dataclass's time.
+    """
 
     id: int
     name: str
@@ -128,42 +144,87 @@ class LeanCommunity:
     percent: float | None
 
 
-def lean_communities_in_view(session: Session, bbox: BBox, *, zoom: int | None = None,
+def lean_communities_in_view(session: Reader, bbox: BBox, *, zoom: int | None = None,
                              limit: int = 5000, pilots_only: bool = False,
                              as_points: bool = False, filters: Filters | None = None,
                              today: dt.date | None = None) -> tuple[list[LeanCommunity], bool]:
     """:func:`communities_in_view` with only what drawing needs, as fast as it can be.
 
     Unfiltered, the progress comes from the trigger-kept ``community_summaries`` in the
-    same query; with filters it is summed over the items they select.
+    same query, a statement built once per shape and run on the session's connection
+    (what the maps ask for as they move); with filters it is summed over the items
+    they select.
     """
-    today = today or dt.date.today()
     filters = filters or Filters()
-    bind = session.get_bind()
-    columns = [Community.id, Community.name, Community.is_pilot, Community.data_source]
-    summarised = filters.is_empty and _has_table(session, "community_summaries")
-    if summarised:
-        s = _COMMUNITY_SUMMARIES.c
-        columns += [s.weighted_progress_sum, s.weight_sum]
-    query = _community_query(bind, columns, bbox, zoom=zoom, pilots_only=pilots_only,
-                             as_points=as_points, filters=filters, today=today)
-    if summarised:
-        query = query.outerjoin(_COMMUNITY_SUMMARIES,
-                                _COMMUNITY_SUMMARIES.c.community_id == Community.id)
+    if filters.is_empty and _has_table(session, "community_summaries"):
+        return _summarised_lean_communities(session, bbox, zoom, limit, pilots_only, as_points)
+    today = today or dt.date.today()
+    bind = _bind(session)
+    query = _community_query(bind, [Community.id, Community.name, Community.is_pilot,
+                                    Community.data_source], bbox, zoom=zoom,
+                             pilots_only=pilots_only, as_points=as_points, filters=filters,
+                             today=today)
     rows = session.execute(query.limit(limit + 1)).all()
     truncated = len(rows) > limit
     rows = rows[:limit]
-    if summarised:
-        found = [LeanCommunity(*row[:4], row[6], _percent(row[4], row[5]))
-                 for row in rows if row[6]]
-    else:
-        progress = _progress_in_view(session, bbox, filters, today) if rows else {}
-        found = [LeanCommunity(*row[:4], row[4], progress.get(row[0], NO_ITEMS).percent)
-                 for row in rows if row[4]]
+    progress = _progress_in_view(session, bbox, filters, today) if rows else {}
+    found = [LeanCommunity(*row[:4], row[4], progress.get(row[0], NO_ITEMS).percent)
+             for row in rows if row[4]]
     return found, truncated
 
 
-def items_in_view(session: Session, bbox: BBox, *, zoom: int | None = None, limit: int = 5000,
+def _summarised_lean_communities(session: Reader, bbox: BBox, zoom: int | None, limit: int,
+                                 pilots_only: bool, as_points: bool):
+    tolerance = 0.0 if pilots_only or as_points else tolerance_for_zoom(zoom)
+    query = _summarised_lean_query(_bind(session), pilots_only=pilots_only,
+                                   as_points=as_points, simplify=tolerance > 0)
+    minx, miny, maxx, maxy = bbox
+    rows = _connection(session).execute(query, {
+        "minx": float(minx), "miny": float(miny), "maxx": float(maxx), "maxy": float(maxy),
+        "decimals": decimals_for_zoom(zoom), "tolerance": tolerance, "limit": limit + 1,
+    }).all()
+    truncated = len(rows) > limit
+    found = [LeanCommunity(cid, name, is_pilot, source, geometry, _percent(weighted, weights))
+             for cid, name, is_pilot, source, weighted, weights, geometry in rows[:limit]
+             if geometry]
+    return found, truncated
+
+
+_SUMMARISED_LEAN_QUERIES: dict = {}
+
+
+def _summarised_lean_query(bind, *, pilots_only: bool, as_points: bool, simplify: bool):
+    """The unfiltered lean query of one shape for `bind`'s dialect, built once: building
+    and compiling it again for every view would cost more than the database's answer.
+    Its box, decimals, tolerance and limit are bound parameters."""
+    key = (bind.dialect.name, pilots_only, as_points, simplify)
+    query = _SUMMARISED_LEAN_QUERIES.get(key)
+    if query is not None:
+        return query
+    table = Community.__table__
+    decimals = sa.bindparam("decimals", type_=sa.Integer)
+    if pilots_only or as_points:
+        shape = as_geojson(bind, Community.location, decimals)
+    elif simplify:
+        shape = as_geojson(bind, simplified(bind, Community.footprint,
+                                            sa.bindparam("tolerance", type_=sa.Float)),
+                           decimals)
+    else:
+        shape = as_geojson(bind, Community.footprint, decimals)
+    box = tuple(sa.bindparam(name, type_=sa.Float) for name in ("minx", "miny", "maxx", "maxy"))
+    s = _COMMUNITY_SUMMARIES.c
+    query = (sa.select(Community.id, Community.name, Community.is_pilot,
+                       Community.data_source, s.weighted_progress_sum, s.weight_sum, shape)
+             .outerjoin(_COMMUNITY_SUMMARIES, s.community_id == Community.id)
+             .where(bbox_filter(bind, table, table.c.footprint, box))
+             .order_by(Community.id).limit(sa.bindparam("limit", type_=sa.Integer)))
+    if pilots_only:
+        query = query.where(Community.is_pilot, Community.location.is_not(None))
+    _SUMMARISED_LEAN_QUERIES[key] = query
+    return query
+
+
+def items_in_view(session: Reader, bbox: BBox, *, zoom: int | None = None, limit: int = 5000,
                   kinds: list[str] | None = None, community_id: int | None = None,
                   filters: Filters | None = None,
                   today: dt.date | None = None) -> tuple[list[ItemInView], bool]:
@@ -173,7 +234,7 @@ def items_in_view(session: Session, bbox: BBox, *, zoom: int | None = None, limi
     """
     today = today or dt.date.today()
     filters = filters or Filters()
-    bind = session.get_bind()
+    bind = _bind(session)
     table = RenovationItem.__table__
     shape = as_geojson(bind, simplified(bind, RenovationItem.geometry, tolerance_for_zoom(zoom)),
                        decimals_for_zoom(zoom))
@@ -227,12 +288,12 @@ class AreaInView:
     name_en: str | None = None
 
 
-def count_in_view(session: Session, bbox: BBox, *, filters: Filters | None = None,
+def count_in_view(session: Reader, bbox: BBox, *, filters: Filters | None = None,
                   today: dt.date | None = None, cap: int = MAX_DOTS) -> int:
     """Communities whose footprint box meets `bbox`, counted up to ``cap + 1``."""
     today = today or dt.date.today()
     filters = filters or Filters()
-    bind = session.get_bind()
+    bind = _bind(session)
     table = Community.__table__
     inner = (sa.select(Community.id)
              .where(bbox_filter(bind, table, table.c.footprint, bbox),
@@ -241,10 +302,10 @@ def count_in_view(session: Session, bbox: BBox, *, filters: Filters | None = Non
     return session.scalar(sa.select(sa.func.count()).select_from(inner))
 
 
-def _has_table(session: Session, name: str) -> bool:
+def _has_table(session: Reader, name: str) -> bool:
     """Whether a trigger-kept summary table (migration 0004) exists in this database."""
-    bind = session.get_bind()
-    key = (str(bind.url), name)
+    bind = _bind(session)
+    key = (str(bind.engine.url), name)
     if key not in _KNOWN_TABLES:
         if not sa.inspect(bind).has_table(name):
             return False  # asked again next time: a migration may add it while we run
@@ -265,7 +326,7 @@ def _percent(weighted, weights) -> float | None:
     return round(float(weighted) / float(weights), 1)
 
 
-def _street_figures(session: Session, streets, filters: Filters,
+def _street_figures(session: Reader, streets, filters: Filters,
                     today: dt.date) -> dict[int, tuple[int, int, int, float, float]]:
     """street id → (communities, items, done, weighted progress sum, weight sum).
 
@@ -286,11 +347,11 @@ def _street_figures(session: Session, streets, filters: Filters,
     return {sid: (n, *(sums.get(sid) or (0, 0, 0, 0))) for sid, n in communities.items()}
 
 
-def _streets_in_view(session: Session, bbox: BBox, filters: Filters, today: dt.date):
+def _streets_in_view(session: Reader, bbox: BBox, filters: Filters, today: dt.date):
     """(id, code, name_zh, name_en, x, y, figures) of the streets meeting `bbox` that hold
     a selected community. Unfiltered, the figures come from ``street_summaries`` in the
     same query; filtered, they are summed over what the filters select."""
-    bind = session.get_bind()
+    bind = _bind(session)
     table = Street.__table__
     point = sa.func.coalesce(Street.label_point, sa.func.ST_PointOnSurface(Street.boundary))
     columns = [Street.id, Street.code, Street.name_zh, Street.name_en,
@@ -311,7 +372,7 @@ def _streets_in_view(session: Session, bbox: BBox, filters: Filters, today: dt.d
     return [(*row, figures[row[0]]) for row in rows if figures.get(row[0], (0,))[0]]
 
 
-def crowded_streets(session: Session, bbox: BBox, *, filters: Filters | None = None,
+def crowded_streets(session: Reader, bbox: BBox, *, filters: Filters | None = None,
                     today: dt.date | None = None) -> list | None:
     """The streets in view (for :func:`areas_in_view`) if the view holds more than
     :data:`MAX_DOTS` communities, else None: dots it is.
@@ -331,7 +392,7 @@ def crowded_streets(session: Session, bbox: BBox, *, filters: Filters | None = N
     return _streets_in_view(session, bbox, filters, today)
 
 
-def areas_in_view(session: Session, bbox: BBox, zoom: int, *, filters: Filters | None = None,
+def areas_in_view(session: Reader, bbox: BBox, zoom: int, *, filters: Filters | None = None,
                   today: dt.date | None = None, streets: list | None = None
                   ) -> list[AreaInView]:
     """The streets whose boundary meets `bbox`, gathered into grid cells where they crowd.
@@ -378,7 +439,7 @@ def _totals(figures: list[tuple]) -> tuple[int, int, int, float | None]:
     return communities, items, done, _percent(weighted, weights)
 
 
-def community_in_view(session: Session, community_id: int, *, filters: Filters | None = None,
+def community_in_view(session: Reader, community_id: int, *, filters: Filters | None = None,
                       today: dt.date | None = None) -> CommunityInView | None:
     """One community as the maps describe it (its popup), or None if there is none.
 
@@ -398,14 +459,14 @@ def community_in_view(session: Session, community_id: int, *, filters: Filters |
     return CommunityInView(*row, geometry={}, progress=progress.get(community_id, NO_ITEMS))
 
 
-def street_outlines(session: Session, bbox: BBox | None = None, *,
+def street_outlines(session: Reader, bbox: BBox | None = None, *,
                     tolerance_deg: float = 0.0) -> dict:
     """Street outlines meeting `bbox` (all when None) as a FeatureCollection.
 
     The same features as :func:`renovation.overview.streets_geojson`, for a street's
     page: its neighbours, not the 10,000 streets of a national programme.
     """
-    bind = session.get_bind()
+    bind = _bind(session)
     table = Street.__table__
     query = (sa.select(Street.id, Street.code, Street.name_zh, Street.name_en,
                        as_geojson(bind, simplified(bind, Street.boundary, tolerance_deg), 5),
@@ -426,9 +487,9 @@ def street_count(session: Session) -> int:
     return session.scalar(sa.select(sa.func.count(Street.id)))
 
 
-def street_bounds(session: Session, street_id: int) -> BBox:
+def street_bounds(session: Reader, street_id: int) -> BBox:
     """(minx, miny, maxx, maxy) of a street's boundary."""
-    boundary = session.scalar(sa.select(as_geojson(session.get_bind(), Street.boundary, 6))
+    boundary = session.scalar(sa.select(as_geojson(_bind(session), Street.boundary, 6))
                               .where(Street.id == street_id))
     coordinates = [c for polygon in json.loads(boundary)["coordinates"]
                    for ring in polygon for c in ring]

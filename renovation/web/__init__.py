@@ -1,13 +1,15 @@
 """The web layer: blueprints that parse a request, call one service and render.
 
 A request gets one database session, opened on first use and closed when the
-request ends; a failed request rolls it back.
+request ends; a failed request rolls it back. Views that only read plain queries (the
+map's) take a connection outside a transaction instead (:func:`db_reader`).
 """
 
 from __future__ import annotations
 
 import re
 
+import sqlalchemy as sa
 from flask import current_app, g
 from sqlalchemy.orm import Session
 
@@ -32,6 +34,18 @@ def db_session() -> Session:
     return g.db_session
 
 
+def db_reader() -> sa.Connection:
+    """The request's connection for views that only read, outside a transaction.
+
+    A map view is one query, answered in a millisecond or two: an ORM session around it,
+    or a BEGIN before it and a ROLLBACK after it, would cost a good part of that again.
+    """
+    if "db_reader" not in g:
+        engine = current_app.extensions["gengxin.db"].engine
+        g.db_reader = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    return g.db_reader
+
+
 def discard_session() -> None:
     """Roll back and forget the request's session (used by the error handler)."""
     session = g.pop("db_session", None)
@@ -39,9 +53,17 @@ def discard_session() -> None:
     if session is not None:
         session.rollback()
         session.close()
+    _close_reader()
 
 
 def close_session(_exc=None) -> None:
     session = g.pop("db_session", None)
     if session is not None:
         session.close()
+    _close_reader()
+
+
+def _close_reader() -> None:
+    reader = g.pop("db_reader", None)
+    if reader is not None:
+        reader.close()

@@ -30,7 +30,7 @@ from renovation.i18n import locale_code
 from renovation.models import DataSource
 from renovation.overview import MAX_ID
 from renovation.progress import PROGRESS_CLASSES, colour_for
-from renovation.web import db_session, whole_number
+from renovation.web import db_reader, whole_number
 from renovation.web.features import (
     PILOT_STROKE,
     community_feature,
@@ -70,18 +70,6 @@ def _view_arguments():
     return bbox, zoom, display_crs
 
 
-def _reading_session():
-    """The request's session, reading outside a transaction when it has not begun one.
-
-    A view only reads, and each round trip to the database counts at 10 ms a view:
-    without a transaction there is no BEGIN before the queries and no ROLLBACK after.
-    """
-    session = db_session()
-    if not session.in_transaction():
-        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    return session
-
-
 def _collection(features: list[dict], truncated: bool, **members):
     body = {"type": "FeatureCollection", "features": features, "truncated": truncated,
             **members}
@@ -98,24 +86,24 @@ def communities():
     filters = Filters.from_args(request.args)
     pilots_only = request.args.get("pilots") == "1"
     lean = request.args.get("lean") == "1"
-    session = _reading_session()
+    db = db_reader()
     as_points = zoom is not None and zoom < FOOTPRINT_MIN_ZOOM
-    streets = mapdata.crowded_streets(session, bbox, filters=filters) if as_points else None
+    streets = mapdata.crowded_streets(db, bbox, filters=filters) if as_points else None
     if streets is not None:
         if pilots_only:  # the stars come back with the dots, closer in
             return _collection([], True, aggregated=True)
-        areas = mapdata.areas_in_view(session, bbox, zoom, filters=filters, streets=streets)
+        areas = mapdata.areas_in_view(db, bbox, zoom, filters=filters, streets=streets)
         text = _AreaText()
         return _collection([_area_feature(a, text, display_crs) for a in areas], False,
                            aggregated=True)
     limit = current_app.config["MAX_FEATURES_PER_REQUEST"]
     if lean:
         found, truncated = mapdata.lean_communities_in_view(
-            session, bbox, zoom=zoom, limit=limit, pilots_only=pilots_only,
+            db, bbox, zoom=zoom, limit=limit, pilots_only=pilots_only,
             as_points=as_points, filters=filters)
         return _lean_collection(found, truncated, filters, display_crs)
     found, truncated = mapdata.communities_in_view(
-        session, bbox, zoom=zoom, limit=limit, pilots_only=pilots_only, as_points=as_points,
+        db, bbox, zoom=zoom, limit=limit, pilots_only=pilots_only, as_points=as_points,
         filters=filters)
     lang = locale_code()
     return _collection([community_feature(c, lang, display_crs) for c in found], truncated)
@@ -129,13 +117,16 @@ def _lean_collection(found: list[mapdata.LeanCommunity], truncated: bool, filter
     detail = url_for("api_map.community", community_id=0)[:-1] + "{id}"
     if not filters.is_empty:
         detail += "?" + urlencode(filters.to_args())
-    not_in_programme = percent_text(None)
+    not_in_programme = None  # translated only if a community needs it
     parts = []
     for c in found:
         geometry = c.geometry
         if display_crs != "wgs84":
             geometry = json.dumps(display_geometry(json.loads(geometry), display_crs))
-        percent = not_in_programme if c.percent is None else f"{c.percent:.0f}%"
+        if c.percent is not None:
+            percent = f"{c.percent:.0f}%"
+        else:
+            percent = not_in_programme = not_in_programme or percent_text(None)
         label = _json_string(f"{c.name} · {percent}")
         parts.append(f'{{"type":"Feature","id":{c.id:d},"geometry":{geometry},'
                      f'"properties":{{"id":{c.id:d},"label":{label},"s":"{_style_key(c)}"}}}}')
@@ -230,7 +221,7 @@ def community(community_id: str):
     number = whole_number(community_id, maximum=MAX_ID)
     if not number:
         raise DomainError(_("community must be a community number."))
-    found = mapdata.community_in_view(_reading_session(), number,
+    found = mapdata.community_in_view(db_reader(), number,
                                       filters=Filters.from_args(request.args).but(street=None))
     if found is None:
         raise NotFound(_("There is no community number %(id)s.", id=number))
@@ -253,7 +244,7 @@ def items():
     if community is not None and not community_id:
         raise DomainError(_("community must be a community number."))
     found, truncated = mapdata.items_in_view(
-        _reading_session(), bbox, zoom=zoom, limit=current_app.config["MAX_FEATURES_PER_REQUEST"],
+        db_reader(), bbox, zoom=zoom, limit=current_app.config["MAX_FEATURES_PER_REQUEST"],
         community_id=community_id, filters=filters)
     lang, today = locale_code(), dt.date.today()
     return _collection([item_feature(i, lang, display_crs, today) for i in found], truncated)

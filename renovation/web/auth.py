@@ -20,6 +20,7 @@ from flask import (
     session,
     url_for,
 )
+from flask.sessions import SecureCookieSessionInterface
 from flask_babel import gettext as _
 
 from renovation import accounts
@@ -157,7 +158,23 @@ def change_password():
     return redirect(url_for("pages.district"))
 
 
+#: Paths whose requests never read the signed-in user: the map's public JSON, asked for
+#: at every move of a map.
+WITHOUT_SESSION = ("/api/map/",)
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed cookie session, left unopened for :data:`WITHOUT_SESSION`: checking
+    the cookie's signature there would be work for nothing, on the busiest requests."""
+
+    def open_session(self, app, request):
+        if request.path.startswith(WITHOUT_SESSION):
+            return self.make_null_session(app)  # reads as empty; nothing is saved
+        return super().open_session(app, request)
+
+
 def init_app(app) -> None:
+    app.session_interface = SessionInterface()
     app.config.setdefault("PERMANENT_SESSION_LIFETIME", 12 * 3600)
     app.extensions["gengxin.login_failures"] = (
         SlidingWindow(FAILURES_PER_USERNAME, FAILURE_WINDOW_S),

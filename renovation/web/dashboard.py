@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from numbers import Number
 
 import sqlalchemy as sa
@@ -18,7 +19,7 @@ from markupsafe import Markup, escape
 from renovation import charts, ratings
 from renovation import dashboard as service
 from renovation.catalogue import KINDS
-from renovation.errors import NotFound
+from renovation.errors import DomainError, NotFound
 from renovation.filters import Filters
 from renovation.i18n import locale_code
 from renovation.models import Street
@@ -198,11 +199,11 @@ def _report_map(report: service.StreetReport, lang: str):
         legend=legend_rows(_("Not in the programme")))
 
 
-def _render_reports(reports: list[service.StreetReport], *, all_streets: bool):
+def _render_reports(reports: list[service.StreetReport], *, all_streets: bool, **scope):
     lang = locale_code()
     return render_template("report/street.html", reports=reports,
                            maps={r.street.code: _report_map(r, lang) for r in reports},
-                           all_streets=all_streets, kinds={k.code: k for k in KINDS})
+                           all_streets=all_streets, kinds={k.code: k for k in KINDS}, **scope)
 
 
 @bp.get("/streets/<code>/report")
@@ -213,12 +214,25 @@ def street_report(code: str):
     return _render_reports([report], all_streets=False)
 
 
+#: A report of more pages than this is not printed but chosen: a district's streets, or a list.
+MAX_REPORT_STREETS = 50
+#: More codes than this in ``streets=`` is not a choice either.
+MAX_REPORT_CODES = 1000
+
+
 @bp.get("/report/streets")
 def streets_report():
-    """Every street, one page each."""
+    """The streets of a district (``district=110107``), those listed (``streets=a,b``), or
+    all of them, one page each, at most :data:`MAX_REPORT_STREETS` pages."""
     session = db_session()
     filters = Filters.from_args(request.args)
-    codes = session.scalars(sa.select(Street.code).order_by(Street.code)).all()
-    reports = [service.street_report(session, code, filters, satisfaction=_satisfaction())
-               for code in codes]
-    return _render_reports(reports, all_streets=True)
+    within = request.args.get("district", "").strip() or None
+    codes = [c for c in re.split(r"[\s,，、]+", request.args.get("streets", "")) if c]
+    if len(codes) > MAX_REPORT_CODES:
+        raise DomainError(_("streets may list at most %(n)d street codes.", n=MAX_REPORT_CODES))
+    shown, total = service.streets_for_report(session, within=within, codes=codes,
+                                              limit=MAX_REPORT_STREETS)
+    reports = service.street_reports(session, shown, filters, satisfaction=_satisfaction())
+    return _render_reports(reports, all_streets=True, filters=filters, within=within or "",
+                           codes=",".join(codes), selected=total,
+                           left_out=total - len(reports), max_pages=MAX_REPORT_STREETS)

@@ -67,3 +67,44 @@ def test_bbox_filter_uses_the_spatial_index(parcel_engine):
             plan = " ".join(r[0] for r in conn.execute(sa.text("EXPLAIN " + sql)))
             assert "idx_parcels_shape" in plan, plan
             assert "Seq Scan" not in plan, plan
+
+
+def test_the_same_box_as_bound_parameters_finds_the_same(parcel_engine):
+    """A statement built once with the box as parameters (the map's) answers any box."""
+    engine, parcels, squares = parcel_engine
+    corners = tuple(sa.bindparam(n, type_=sa.Float) for n in ("minx", "miny", "maxx", "maxy"))
+    query = sa.select(parcels.c.id).where(bbox_filter(engine, parcels, parcels.c.shape, corners))
+    with engine.connect() as conn:
+        for bbox in [(116.2, 39.2, 116.3, 39.35), (115.0, 38.0, 115.5, 38.5)]:
+            found = set(conn.scalars(query, dict(zip(("minx", "miny", "maxx", "maxy"), bbox,
+                                                     strict=True))))
+            assert found == {i for i, g in squares.items() if g.intersects(box(*bbox))}
+
+
+@pytest.mark.parametrize("backend", ["postgis"])
+def test_a_connection_is_pinged_only_after_sitting_idle(empty_db_url, monkeypatch):
+    """No round trip before each request's query; a connection that died while idle is
+    replaced before it is used, as with pool_pre_ping."""
+    import geo.spatialdb
+
+    engine = create_spatial_engine(empty_db_url)
+    pings = []
+    real_ping = engine.dialect.do_ping
+    monkeypatch.setattr(engine.dialect, "do_ping", lambda c: pings.append(1) or real_ping(c))
+    clock = [1000.0]
+    monkeypatch.setattr(geo.spatialdb.time, "monotonic", lambda: clock[0])
+    try:
+        for _ in range(3):
+            with engine.connect() as conn:
+                pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+            clock[0] += 0.5
+        assert pings == []
+        killer = create_spatial_engine(empty_db_url, poolclass=sa.pool.NullPool)
+        with killer.connect() as other:
+            other.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
+        clock[0] += geo.spatialdb.PING_AFTER_IDLE_S + 1
+        with engine.connect() as conn:  # the dead connection is found out and replaced
+            assert conn.exec_driver_sql("SELECT pg_backend_pid()").scalar() != pid
+        assert len(pings) == 1
+    finally:
+        engine.dispose()

@@ -355,6 +355,92 @@ def test_print_stylesheet_sets_a4_portrait_and_hides_the_navigation():
     assert re.search(r"@media print\s*{[^@]*\.gx-nav[^{]*{\s*display:\s*none", css)
 
 
+def report_ids(doc) -> list[str]:
+    return [a.attrs["id"] for a in doc.find_all("article")]
+
+
+def test_a_report_of_more_streets_than_a_report_holds_says_how_to_choose_them(
+        client, app_session, monkeypatch):
+    from renovation.web import dashboard as views
+
+    codes = app_session.scalars(sa.select(Street.code).order_by(Street.code)).all()
+    _, doc = page(client, "/report/streets")
+    assert doc.find_all("p", id="report-left-out") == []
+    monkeypatch.setattr(views, "MAX_REPORT_STREETS", 4)
+    _, doc = page(client, "/report/streets?kind=lift_retrofit&lang=en")
+    assert report_ids(doc) == [f"report-{c}" for c in codes[:4]]
+    notice = squeeze(doc.find("p", id="report-left-out").text())
+    assert f"first 4 of the {len(codes)} streets" in notice
+    assert f"{len(codes) - 4} are left out" in notice
+    form = doc.find("form", id="report-scope")
+    assert {i.attrs["name"]: i.attrs.get("value") for i in form.find_all("input")} == {
+        "kind": "lift_retrofit", "district": "", "streets": ""}
+    _, doc = page(client, "/report/streets")  # in Chinese too
+    assert "4" in doc.find("p", id="report-left-out").text()
+
+
+def test_a_report_of_a_district_or_of_listed_streets(client, app_session, many_streets):
+    demo = app_session.scalars(sa.select(Street.code).where(Street.code.startswith("110107"))
+                               .order_by(Street.code)).all()
+    assert 0 < len(demo) < many_streets
+    _, doc = page(client, "/report/streets?district=110107")
+    assert report_ids(doc) == [f"report-{c}" for c in demo]
+    assert doc.find("input", id="report-district").attrs["value"] == "110107"
+    _, doc = page(client, "/report/streets",
+                  query_string={"streets": f"{demo[3]}, {demo[1]}"})
+    assert report_ids(doc) == [f"report-{demo[1]}", f"report-{demo[3]}"]
+    _, doc = page(client, "/report/streets?district=650102&lang=en")
+    assert report_ids(doc) == []
+    assert "650102" in doc.find("p", id="report-left-out").text()
+    # One street's report links to the reports of its district's streets.
+    _, doc = page(client, f"/streets/{LAOSHAN}/report")
+    assert doc.find("a", id="report-district-link").attrs["href"] == (
+        "/report/streets?district=110107")
+    for path, status in [("/report/streets?district=11010x", 400),
+                         ("/report/streets?district=1", 400),
+                         ("/report/streets?streets=999999999999", 404),
+                         ("/report/streets?streets=" + ",".join(["1"] * 1001), 400)]:
+        assert client.get(path).status_code == status, path
+
+
+def test_the_queries_of_a_report_do_not_grow_with_its_streets(app, client, many_streets):
+    """A report's pages are asked of the database together: 40 pages, the queries of 2."""
+    engine = app.extensions["gengxin.db"].engine
+    statements = []
+
+    def count(*_args):
+        statements.append(1)
+
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        counts = {}
+        for query in ("district=80000000000", "district=80", "district=80000000000&kind=stairwell",
+                      "district=80&kind=stairwell"):
+            for _ in range(2):  # the second time: without what the first request sets up
+                statements.clear()
+                _, doc = page(client, f"/report/streets?{query}")
+            counts[query] = (len(report_ids(doc)), len(statements))
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    assert [n for n, _ in counts.values()] == [10, 40, 10, 40]
+    assert counts["district=80"][1] == counts["district=80000000000"][1]
+    assert (counts["district=80&kind=stairwell"][1]
+            == counts["district=80000000000&kind=stairwell"][1])
+
+
+@pytest.mark.parametrize("filters", [Filters(), Filters(kinds=("stairwell",)),
+                                     Filters(overdue_only=True)])
+def test_the_pages_of_many_streets_are_those_of_each_street(session, tied_streets, filters):
+    codes = session.scalars(sa.select(Street.code).order_by(Street.code)).all()
+    together = dashboard.street_reports(session, codes[::-1], filters, today=TODAY)
+    assert [r.street.code for r in together] == codes
+    assert together == [dashboard.street_report(session, code, filters, today=TODAY)
+                        for code in codes]
+    full = dashboard.comparison(session, filters, today=TODAY, full=True)
+    assert {r.row.key: r.row for r in together} == {r.key: r for r in full.rows}
+    assert dashboard.street_reports(session, ["999999999999"], filters, today=TODAY) == []
+
+
 # --- The summary tables behind the unfiltered district ---------------------------------------
 
 def live(session, monkeypatch, **kwargs) -> dashboard.Dashboard:

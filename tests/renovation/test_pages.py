@@ -348,6 +348,65 @@ def test_interface_is_in_chinese_by_default_and_english_on_request(translated_cl
     assert squeeze(doc.find("aside").find("h1").text()) == "Shijingshan District"
 
 
+def _programme_names(doc) -> list[str]:
+    """Where a page names the programme: the tagline, then the first breadcrumb or else
+    the heading of the side panel (the district page)."""
+    found = [squeeze(doc.find("span", cls="gx-tagline").text()).split(" · ")[-1]]
+    headings = [h for aside in doc.find_all("aside") for h in aside.find_all("h1")]
+    crumbs = [a for li in doc.find_all("li", cls="breadcrumb-item") for a in li.find_all("a")]
+    return found + [squeeze(e.text()) for e in (crumbs or headings)[:1]]
+
+
+@pytest.mark.parametrize("path", ["/", "/streets/{street}", "/communities/{community}",
+                                  "/streets/{street}/report"])
+def test_the_programme_is_named_by_the_configuration_in_both_languages(
+        app_config, request, path):
+    """A national or city programme is not Shijingshan: its name comes from the settings."""
+    app_config.update(PROGRAMME_NAME="全国老旧小区改造", PROGRAMME_NAME_EN="National renovation")
+    client = request.getfixturevalue("translated_client")
+    with request.getfixturevalue("app_session") as session:
+        street, community = streets_in_db(session)[0], any_community_with_items(session)
+        path = path.format(street=street.code, community=community.id)
+    _, doc = page(client, path)
+    assert set(_programme_names(doc)) == {"全国老旧小区改造"}
+    assert "石景山区" not in doc.text()
+    _, doc = page(client, path, query_string={"lang": "en"})
+    assert set(_programme_names(doc)) == {"National renovation"}
+    assert "Shijingshan" not in doc.text()
+
+
+def test_the_dashboard_is_of_the_programme_named_by_the_configuration(app_config, request):
+    app_config.update(PROGRAMME_NAME="全国老旧小区改造", PROGRAMME_NAME_EN="National renovation")
+    client = request.getfixturevalue("translated_client")
+    for query, name in [("", "全国老旧小区改造"), ("?lang=en", "National renovation")]:
+        _, doc = page(client, "/dashboard" + query)
+        assert squeeze(doc.find("h1").text()).endswith(f" · {name}")
+        assert _programme_names(doc)[0] == name
+
+
+@pytest.mark.parametrize(("names", "zh", "en"), [
+    ({}, "石景山区", "Shijingshan District"),
+    ({"PROGRAMME_NAME": "全市老旧小区改造"}, "全市老旧小区改造", "全市老旧小区改造"),
+    ({"PROGRAMME_NAME_EN": "Citywide renovation"}, "Citywide renovation", "Citywide renovation"),
+])
+def test_one_programme_name_stands_in_for_the_other_and_none_is_the_demo(
+        app_config, request, names, zh, en):
+    app_config.update(names)
+    client = request.getfixturevalue("translated_client")
+    assert _programme_names(page(client, "/")[1]) == [zh, zh]
+    assert _programme_names(page(client, "/?lang=en")[1]) == [en, en]
+
+
+def test_the_programme_name_is_read_from_the_environment(monkeypatch):
+    from renovation import config
+
+    monkeypatch.setenv("PROGRAMME_NAME", "全国老旧小区改造")
+    monkeypatch.setenv("PROGRAMME_NAME_EN", "National renovation")
+    found = config.from_environment()
+    assert (found["PROGRAMME_NAME"], found["PROGRAMME_NAME_EN"]) == (
+        "全国老旧小区改造", "National renovation")
+
+
 # --- A district page that stays light however many streets there are -------------------------
 
 def test_a_page_of_many_streets_lists_some_and_embeds_no_outlines(client, app_session,
