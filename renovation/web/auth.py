@@ -158,9 +158,9 @@ def change_password():
     return redirect(url_for("pages.district"))
 
 
-#: Paths whose requests never read the signed-in user: the map's public JSON, asked for
-#: at every move of a map.
-WITHOUT_SESSION = ("/api/map/",)
+#: Paths whose requests never read the cookie's signed-in user: the map's public JSON, asked
+#: for at every move of a map, and the items' API, which takes bearer tokens only.
+WITHOUT_SESSION = ("/api/map/", "/api/items/")
 
 
 class SessionInterface(SecureCookieSessionInterface):

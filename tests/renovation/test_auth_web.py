@@ -178,12 +178,15 @@ def test_the_worklist_shows_only_the_officials_street(client, app_session):
     assert ids == expected and ids
 
 
-def test_the_map_views_leave_the_signed_in_session_alone(client):
-    """The map's JSON neither reads nor writes the session cookie: a signed-in official
-    moving a map stays signed in, with no cookie or Vary: Cookie on the map's answers."""
+def test_the_map_views_leave_the_signed_in_session_alone(client, app_session):
+    """The map's JSON and the items' API neither read nor write the session cookie: a
+    signed-in official moving a map stays signed in, with no cookie or Vary: Cookie on the
+    answers."""
     assert sign_in(client, "official-laoshan").status_code == 302
+    item_id = app_session.scalar(sa.select(sa.func.min(RenovationItem.id)))
     for path in ("/api/map/communities?bbox=116.1,39.85,116.25,39.95&zoom=15&lean=1",
-                 "/api/map/items?bbox=116.1,39.85,116.25,39.95&zoom=16"):
+                 "/api/map/items?bbox=116.1,39.85,116.25,39.95&zoom=16",
+                 f"/api/items/{item_id}"):
         response = client.get(path)
         assert response.status_code == 200, path
         assert "Set-Cookie" not in response.headers
