@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
+from babel import Locale
 from flask import Flask, current_app, has_request_context, request
 from flask_babel import Babel, get_locale
 from flask_babel import gettext as _
@@ -12,14 +14,21 @@ TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 COOKIE = "lang"
 
 
-def select_locale() -> str:
+@cache
+def _parsed(code: str) -> Locale:
+    return Locale.parse(code)
+
+
+def select_locale() -> Locale:
+    """The request's language; parsed once per process (Flask-Babel parses what it gets
+    again on every request, which the API's busiest calls would pay for)."""
     if not has_request_context():  # the CLI: messages in the default language
-        return current_app.config["BABEL_DEFAULT_LOCALE"]
+        return _parsed(current_app.config["BABEL_DEFAULT_LOCALE"])
     languages = current_app.config["LANGUAGES"]
     asked = request.args.get("lang") or request.cookies.get(COOKIE)
     if asked in languages:
-        return asked
-    return current_app.config["BABEL_DEFAULT_LOCALE"]
+        return _parsed(asked)
+    return _parsed(current_app.config["BABEL_DEFAULT_LOCALE"])
 
 
 def locale_code() -> str:
