@@ -662,6 +662,22 @@ class DeadlineMonth(Base):
     items: Mapped[int] = _count()
 
 
+class StreetDeadlineMonth(Base):
+    """A street's items not done that have a planned end, by the month of that end: the
+    street's overdue items on a day are its months before that day's month, then its items
+    due in that month before the day (the partial index below), without the other items."""
+
+    __tablename__ = "street_deadline_months"
+    __table_args__ = (
+        # The months before this one for every street, read from the index alone.
+        sa.Index("ix_street_deadline_months_month", "month", "street_id", "items"),
+    )
+
+    street_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    month: Mapped[str] = mapped_column(sa.String(7), primary_key=True)
+    items: Mapped[int] = _count()
+
+
 # Filters the summaries cannot answer (overdue on a given day, completions without an
 # actual end) read the items through these partial indexes.
 _NOT_DONE = "status NOT IN ('completed', 'accepted')"
@@ -673,3 +689,7 @@ sa.Index("ix_renovation_items_open_deadlines", RenovationItem.community_id,
          postgresql_where=sa.text(_NOT_DONE), sqlite_where=sa.text(_NOT_DONE))
 sa.Index("ix_renovation_items_done_without_end", RenovationItem.id,
          postgresql_where=sa.text(_DONE_WITHOUT_END), sqlite_where=sa.text(_DONE_WITHOUT_END))
+# Items not done by planned end: this month's overdue items of every street, a short range.
+sa.Index("ix_renovation_items_open_by_end", RenovationItem.planned_end,
+         RenovationItem.community_id,
+         postgresql_where=sa.text(_NOT_DONE), sqlite_where=sa.text(_NOT_DONE))
