@@ -36,6 +36,7 @@ from renovation.errors import NotFound
 from renovation.filters import Filters
 from renovation.models import (
     Community,
+    CommunitySummary,
     CompletionMonth,
     DeadlineMonth,
     DeadlineSummary,
@@ -47,7 +48,14 @@ from renovation.models import (
     StreetSummary,
 )
 from renovation.overview import CommunityRow, DistrictOverview, StreetRow, get_street
-from renovation.progress import DONE_STATUSES, NO_ITEMS, Progress, progress_by, total_progress
+from renovation.progress import (
+    DONE_STATUSES,
+    NO_ITEMS,
+    Progress,
+    progress_by,
+    total_progress,
+    weight_of_kind,
+)
 from renovation.status import Status
 
 STREET, COMMUNITY = "street", "community"
@@ -748,15 +756,217 @@ def build_dashboard(session: Session, filters: Filters, *, today: dt.date | None
             months=_month_rows(_months_from_summaries(session)),
             pilots=_pilots_from_summaries(district), area=_area_from_summaries(district))
     street = get_street(session, filters.street) if filters.street else None
-    return Dashboard(
-        filters=filters, today=today, street=street,
-        comparison=comparison(session, filters, today=today, satisfaction=satisfaction,
-                              full=full_comparison),
-        kinds=progress_by_kind(session, filters, today=today),
-        statuses=items_by_status(session, filters, today=today),
-        months=completions_by_month(session, filters, today=today),
-        pilots=pilots_and_the_rest(session, filters, today=today),
-        area=building_area(session, filters, today=today))
+    return _Selection(session, filters, today).dashboard(street, satisfaction, full_comparison)
+
+
+# --- Filtered views: every figure from two passes over the selected items -----------------------
+
+class _Selection:
+    """The figures of what `filters` select, summed in two queries instead of one per figure.
+
+    The first groups the selected items by community, then the communities by street and
+    pilot flag (or keeps them, for one street's page): the comparison, the pilots, the
+    building area and the totals all add up those rows. The second groups the selected
+    items by kind, status and month of completion: the kinds, statuses and months. Each
+    figure equals what the one-figure functions above compute (a test checks it).
+    """
+
+    def __init__(self, session: Session, filters: Filters, today: dt.date):
+        self.session, self.filters, self.today = session, filters, today
+
+    def _items(self, *columns):
+        """SELECT `columns` FROM the selected items, joined to their communities' summaries
+        (narrow rows) for the street and pilot filters, to the communities for the years."""
+        f = self.filters
+        query = sa.select(*columns).select_from(RenovationItem)
+        cs = CommunitySummary
+        if f.street or f.pilot_only:
+            query = query.join(cs, cs.community_id == RenovationItem.community_id)
+        if f.built_from is not None or f.built_to is not None:
+            query = query.join(Community, RenovationItem.community)
+        return query.where(*self._community_clauses(), *f.item_own_clauses(self.today))
+
+    def _community_clauses(self) -> list:
+        """The filters on communities, as clauses on their summaries (and their years)."""
+        f, cs = self.filters, CommunitySummary
+        clauses = []
+        if f.street:
+            clauses.append(cs.street_id.in_(sa.select(Street.id).where(Street.code == f.street)))
+        if f.pilot_only:
+            clauses.append(cs.is_pilot.is_(True))
+        if f.built_from is not None:
+            clauses.append(Community.year_built >= f.built_from)
+        if f.built_to is not None:
+            clauses.append(Community.year_built <= f.built_to)
+        return clauses
+
+    def _sums(self):
+        weight = weight_of_kind()
+        done = RenovationItem.status.in_(DONE_STATUSES)
+        late = sa.and_(RenovationItem.planned_end < self.today, sa.not_(done))
+        return (sa.func.count().label("item_count"),
+                sa.func.sum(weight).label("weights"),
+                sa.func.sum(weight * RenovationItem.progress_pct).label("weighted"),
+                sa.func.sum(sa.case((done, 1), else_=0)).label("done"),
+                sa.func.sum(sa.case((late, 1), else_=0)).label("late"))
+
+    def _groups(self, by_community: bool) -> list[tuple]:
+        """[(key, is_pilot, *_Group's sums)] of the selected communities, key the street id
+        (or the community id), from their selected items' sums per community."""
+        f, cs = self.filters, CommunitySummary
+        pc = (self._items(RenovationItem.community_id.label("community_id"), *self._sums())
+              .group_by(RenovationItem.community_id).subquery()).c
+        area = cs.building_area_m2
+        has = pc.item_count.is_not(None)
+        renovated = sa.and_(has, pc.item_count == pc.done)
+        key = cs.community_id if by_community else cs.street_id
+        query = (sa.select(key, cs.is_pilot, sa.func.count(), sa.func.count(pc.item_count),
+                           sa.func.sum(pc.item_count), sa.func.sum(pc.weights),
+                           sa.func.sum(pc.weighted), sa.func.sum(pc.done), sa.func.sum(pc.late),
+                           sa.func.sum(area), sa.func.sum(sa.case((has, area))),
+                           sa.func.sum(sa.case((renovated, area))),
+                           sa.func.sum(sa.case((renovated, 1), else_=0)),
+                           sa.func.sum(sa.case((sa.and_(has, area.is_(None)), 1), else_=0)))
+                 .select_from(cs)
+                 .join(pc.community_id.table, pc.community_id == cs.community_id,
+                       isouter=not f.selects_items))
+        if f.built_from is not None or f.built_to is not None:
+            query = query.join(Community, Community.id == cs.community_id)
+        query = query.where(*self._community_clauses()).group_by(key, cs.is_pilot)
+        return [(row[0], bool(row[1]), *(0 if v is None else v for v in row[2:]))
+                for row in self.session.execute(query)]
+
+    def _by_kind_status_month(self) -> list:
+        done = RenovationItem.status.in_(DONE_STATUSES)
+        month = sa.case((done, _month_of(self.session.get_bind(), completion_date()))
+                        ).label("month")
+        query = (self._items(RenovationItem.kind, RenovationItem.status, month, *self._sums())
+                 .group_by(RenovationItem.kind, RenovationItem.status, month))
+        return self.session.execute(query).all()
+
+    def dashboard(self, street: Street | None, satisfaction: SatisfactionSource,
+                  full: bool) -> Dashboard:
+        f, session = self.filters, self.session
+        if session.get_bind().dialect.name == "postgresql":
+            # These few aggregates over many rows look costly to the planner, which would
+            # then spend longer compiling them (JIT) than running them.
+            session.execute(sa.text("SET LOCAL jit = off"))
+        groups = self._groups(by_community=street is not None)
+        level = COMMUNITY if street is not None else STREET
+        rates = satisfaction(session, f, level)
+        by_key: dict = {}
+        for key, _pilot, *sums in groups:
+            by_key[key] = _Group(*sums) + by_key[key] if key in by_key else _Group(*sums)
+        everything = _Group(*_column_sums(sums for _k, _p, *sums in groups))
+        pilots = {flag: _Group(*_column_sums(sums for _k, p, *sums in groups if p == flag))
+                  for flag in (True, False)}
+        total = ComparisonRow(None, "", "", "", everything.communities, everything.in_programme,
+                              everything.progress, rates.get(None))
+        if street is not None:
+            names = session.execute(
+                sa.select(Community.id, Community.code, Community.name)
+                .where(Community.id.in_(list(by_key)) if by_key else sa.false())).all()
+            rows = rank_rows([ComparisonRow(cid, code, name, name, 1, by_key[cid].in_programme,
+                                            by_key[cid].progress, rates.get(cid))
+                              for cid, code, name in names])
+            board_comparison = Comparison(level, rows, total,
+                                          ranked=sum(1 for r in rows if r.rank is not None))
+        else:
+            board_comparison = self._street_comparison(by_key, total, rates, full)
+        kinds, statuses, months = {}, dict.fromkeys(Status, 0), {}
+        for kind, status, month, *sums in self._by_kind_status_month():
+            kinds[kind] = _column_sums([kinds.get(kind, (0,) * 5), sums])
+            statuses[Status(status)] += int(sums[0])
+            if month is not None:
+                months[month] = months.get(month, 0) + int(sums[0])
+        return Dashboard(
+            filters=f, today=self.today, street=street, comparison=board_comparison,
+            kinds=_kind_rows({kind: _Group(0, 0, *sums).progress
+                              for kind, sums in kinds.items()}),
+            statuses=[StatusRow(s, n) for s, n in statuses.items()],
+            months=_month_rows(months),
+            pilots=[PilotRow(flag, pilots[flag].communities, pilots[flag].in_programme,
+                             pilots[flag].progress)
+                    for flag in (True, False) if pilots[flag].communities],
+            area=everything.area)
+
+    def _street_comparison(self, by_key: dict, total: ComparisonRow, rates: dict,
+                           full: bool) -> Comparison:
+        """Every street ranked (as :func:`rank_rows` ranks them), rows made only for the
+        streets shown: the first and last ones unless `full`."""
+        query = sa.select(Street.id, Street.code)
+        if self.filters.street:
+            query = query.where(Street.code == self.filters.street)
+        codes = dict(self.session.execute(query).all())
+        progress = {sid: g.progress for sid, g in by_key.items() if sid in codes}
+        rated = _ranked([(sid, codes[sid], p.percent) for sid, p in progress.items()
+                         if p.percent is not None])
+        ranks = {sid: rank for rank, _p, _c, sid in rated}
+        ordered = [sid for _r, _p, _c, sid in rated] + sorted(
+            (sid for sid in codes if sid not in ranks), key=codes.get)
+        n = SHOWN_AT_EACH_END
+        shown = ordered
+        if not full and len(ordered) > 2 * n + 5:
+            shown = ordered[:n] + [sid for _r, _p, _c, sid in rated[-n:]
+                                   if sid not in ordered[:n]]
+        names = sa.select(Street.id, Street.name_zh, Street.name_en)
+        if len(shown) < len(ordered):
+            names = names.where(Street.id.in_(shown))
+        about = {sid: (zh, en) for sid, zh, en in self.session.execute(names)}
+        rows = [ComparisonRow(sid, codes[sid], *about[sid],
+                              *(by_key[sid].counts if sid in by_key else (0, 0)),
+                              progress.get(sid, NO_ITEMS), rates.get(sid), ranks.get(sid))
+                for sid in shown]
+        return Comparison(STREET, rows, total, hidden=len(ordered) - len(shown),
+                          ranked=len(rated))
+
+
+def _column_sums(rows, width: int = 12) -> list:
+    """Each column's sum: [sum of the first values, sum of the second values, ...]."""
+    columns = list(zip(*rows))
+    return [sum(column) for column in columns] if columns else [0] * width
+
+
+@dataclass(frozen=True)
+class _Group:
+    """Sums over some selected communities and their selected items."""
+
+    communities: int = 0
+    in_programme: int = 0
+    items: int = 0
+    weights: int = 0
+    weighted: int = 0
+    done: int = 0
+    late: int = 0
+    area_m2: float = 0.0
+    programme_m2: float = 0.0
+    renovated_m2: float = 0.0
+    renovated: int = 0
+    without_area: int = 0
+
+    def __add__(self, other: _Group) -> _Group:
+        return _Group(*(a + b for a, b in zip(self.values(), other.values(), strict=True)))
+
+    def values(self) -> tuple:
+        return (self.communities, self.in_programme, self.items, self.weights, self.weighted,
+                self.done, self.late, self.area_m2, self.programme_m2, self.renovated_m2,
+                self.renovated, self.without_area)
+
+    @property
+    def counts(self) -> tuple[int, int]:
+        return int(self.communities), int(self.in_programme)
+
+    @property
+    def progress(self) -> Progress:
+        if not self.items:
+            return NO_ITEMS
+        return Progress(round(float(self.weighted) / float(self.weights), 1), int(self.items),
+                        int(self.done), int(self.late))
+
+    @property
+    def area(self) -> Area:
+        return Area(float(self.area_m2), float(self.programme_m2), float(self.renovated_m2),
+                    int(self.in_programme), int(self.renovated), int(self.without_area))
 
 
 # --- The chart tables (shown under each chart and downloaded as CSV) ---------------------------
