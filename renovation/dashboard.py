@@ -923,7 +923,7 @@ class _Selection:
 
 def _column_sums(rows, width: int = 12) -> list:
     """Each column's sum: [sum of the first values, sum of the second values, ...]."""
-    columns = list(zip(*rows))
+    columns = list(zip(*rows, strict=True))
     return [sum(column) for column in columns] if columns else [0] * width
 
 
