@@ -14,9 +14,10 @@ The unfiltered district view reads the summary tables (:mod:`renovation.summarie
 kept exact by triggers), so it costs about the same at 170,000 communities as at 100:
 "overdue", which depends on the day, comes from the deadline summaries (whole months
 before this one, then this month's days, split by pilot flag), the ranking's top and
-bottom streets from an index on each street's exact percent, and only the overdue items
-of the twenty streets shown are counted from the items (a partial index). Filtered views
-and a street's own page sum the items they select, in the database.
+bottom streets from an index on each street's exact percent, and each street's overdue
+items from its deadline months before this one plus its items due this month before
+today. Filtered views and a street's own page sum the items they select in the database,
+in two passes over them (:class:`_Selection`) rather than one per figure.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from renovation.models import (
     KindSummary,
     RenovationItem,
     Street,
+    StreetDeadlineMonth,
     StreetSummary,
 )
 from renovation.overview import CommunityRow, DistrictOverview, StreetRow, get_street
@@ -234,12 +236,29 @@ def _not_done():
     return RenovationItem.status.not_in(DONE_STATUSES)
 
 
-def _overdue_by(session: Session, key, today: dt.date, *where) -> dict:
-    """{key: items overdue on `today`} among the items of the communities `where` selects."""
-    query = (sa.select(key, sa.func.count(RenovationItem.id))
-             .select_from(RenovationItem).join(Community, RenovationItem.community)
-             .where(RenovationItem.planned_end < today, _not_done(), *where).group_by(key))
-    return dict(session.execute(query).all())
+def _overdue_by_street(session: Session, today: dt.date, street_ids=None) -> dict:
+    """{street id: items overdue on `today`}: the street's deadline months before this
+    month (street_deadline_months), then its items due this month before today, read through
+    the partial index on the open items' planned end (at most a month of deadlines)."""
+    month_start = today.replace(day=1)
+    m, cs = StreetDeadlineMonth, CommunitySummary
+    months = (sa.select(m.street_id, sa.func.sum(m.items))
+              .where(m.month < month_start.strftime("%Y-%m")).group_by(m.street_id))
+    # The same condition as the partial index ix_renovation_items_open_by_end.
+    days = (sa.select(cs.street_id, sa.func.count())
+            .select_from(RenovationItem)
+            .join(cs, cs.community_id == RenovationItem.community_id)
+            .where(sa.text("renovation_items.status NOT IN ('completed', 'accepted')"),
+                   RenovationItem.planned_end >= month_start, RenovationItem.planned_end < today)
+            .group_by(cs.street_id))
+    if street_ids is not None:
+        months = months.where(m.street_id.in_(street_ids))
+        days = days.where(cs.street_id.in_(street_ids))
+    found: dict = {}
+    for query in (months, days):
+        for street_id, n in session.execute(query):
+            found[street_id] = found.get(street_id, 0) + int(n)
+    return found
 
 
 def _percent(weighted, weights) -> float | None:
@@ -436,17 +455,25 @@ def _street_comparison_from_summaries(session: Session, filters: Filters, today:
     """
     district = district or _District(session, today)
     s = StreetSummary
+    details = (s.street_id, Street.name_zh, Street.name_en, s.communities,
+               s.communities_in_programme, s.items, s.done_items)
     found = _quick_ranking(session, district, include) if not full else None
     if found is not None:
         shown, ranks, n_streets, n_rated = found
+        ids = [sid for _p, _c, sid in shown]
+        about = {r[0]: r[1:] for r in session.execute(
+            sa.select(*details).join(Street, Street.id == s.street_id)
+            .where(s.street_id.in_(ids)))}
+        late = _overdue_by_street(session, today, ids)
     else:
-        found = session.execute(sa.select(s.street_id, Street.code, _RATIO)
-                                .join(Street, Street.id == s.street_id)
-                                .order_by(_RATIO.desc().nulls_last(), Street.code)).all()
-        rated = _ranked([(sid, code, x) for sid, code, x in found if x is not None])
+        # Every street in one read: its code and ratio to rank it, its figures to show it.
+        found = session.execute(sa.select(Street.code, _RATIO, *details)
+                                .join(Street, Street.id == s.street_id)).all()
+        about = {r[2]: r[3:] for r in found}
+        rated = _ranked([(sid, code, x) for code, x, sid, *_ in found if x is not None])
         ranks = {sid: rank for rank, _p, _c, sid in rated}
         rated = [(p, code, sid) for _rank, p, code, sid in rated]
-        unrated = [(None, code, sid) for sid, code, x in found if x is None]
+        unrated = sorted((None, code, sid) for code, x, sid, *_ in found if x is None)
         ordered = rated + unrated
         n = SHOWN_AT_EACH_END
         if full or len(ordered) <= 2 * n + 5:
@@ -455,16 +482,8 @@ def _street_comparison_from_summaries(session: Session, filters: Filters, today:
             shown = ordered[:n] + [r for r in rated[-n:] if r not in ordered[:n]]
             shown += [r for r in ordered if r[2] == include and r not in shown]
         n_streets, n_rated = len(ordered), len(rated)
-    ids = [sid for _p, _c, sid in shown]
-    details = sa.select(s.street_id, Street.name_zh, Street.name_en, s.communities,
-                        s.communities_in_programme, s.items, s.done_items
-                        ).join(Street, Street.id == s.street_id)
-    if full:
-        late = _overdue_by(session, Community.street_id, today)
-    else:
-        details = details.where(s.street_id.in_(ids))
-        late = _overdue_by(session, Community.street_id, today, Community.street_id.in_(ids))
-    about = {r[0]: r[1:] for r in session.execute(details)}
+        late = _overdue_by_street(session, today,
+                                  None if len(shown) == n_streets else [r[2] for r in shown])
     rates = satisfaction(session, filters, STREET)
     rows = []
     for percent, code, sid in shown:

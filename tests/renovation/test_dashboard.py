@@ -592,3 +592,30 @@ def test_a_filtered_cut_comparison_ranks_ties_as_the_full_one(session, tied_stre
     assert cut.rows == full.rows[:n] + rated[-n:]
     assert (cut.ranked, cut.hidden, cut.total) == (full.ranked, len(full.rows) - 2 * n,
                                                    full.total)
+
+
+@pytest.mark.parametrize("today", [dt.date(2026, 6, 1), dt.date(2026, 6, 15),
+                                   dt.date(2025, 12, 31), dt.date(2031, 1, 1)])
+def test_each_streets_overdue_items_from_the_summaries_equal_the_items(session, today):
+    """Whole months before today's from the street deadline months, then this month's days
+    from the items: the same counts as counting the items, before and after writes."""
+    def check():
+        live = {r.key: r.progress for r in dashboard.street_rows(session, Filters(),
+                                                                 today=today)}
+        full = dashboard.comparison(session, Filters(), today=today, full=True)
+        assert {r.key: r.progress for r in full.rows} == live
+        shown = dashboard.comparison(session, Filters(), today=today)
+        assert all(r.progress == live[r.key] for r in shown.rows)
+
+    check()
+    items = session.scalars(sa.select(RenovationItem).where(
+        RenovationItem.status.not_in([Status.COMPLETED, Status.ACCEPTED]))
+        .order_by(RenovationItem.id).limit(4)).all()
+    items[0].planned_end = today - dt.timedelta(days=1)
+    items[1].planned_end = today.replace(day=1)
+    items[2].status, items[2].progress_pct = Status.COMPLETED, 100
+    community = session.get(Community, items[3].community_id)
+    community.street = session.scalar(sa.select(Street).where(
+        Street.id != community.street_id).limit(1))
+    session.flush()
+    check()
