@@ -244,16 +244,18 @@ def _overdue_by_street(session: Session, today: dt.date, street_ids=None) -> dic
     m, cs = StreetDeadlineMonth, CommunitySummary
     months = (sa.select(m.street_id, sa.func.sum(m.items))
               .where(m.month < month_start.strftime("%Y-%m")).group_by(m.street_id))
-    # The same condition as the partial index ix_renovation_items_open_by_end.
-    days = (sa.select(cs.street_id, sa.func.count())
-            .select_from(RenovationItem)
-            .join(cs, cs.community_id == RenovationItem.community_id)
+    # Each item's street looked up by its community's key (a join would read every
+    # community); the same condition as the partial index ix_renovation_items_open_by_end.
+    street = (sa.select(cs.street_id).where(cs.community_id == RenovationItem.community_id)
+              .scalar_subquery().label("street_id"))
+    days = (sa.select(street, sa.func.count()).select_from(RenovationItem)
             .where(sa.text("renovation_items.status NOT IN ('completed', 'accepted')"),
                    RenovationItem.planned_end >= month_start, RenovationItem.planned_end < today)
-            .group_by(cs.street_id))
+            .group_by(street))
     if street_ids is not None:
         months = months.where(m.street_id.in_(street_ids))
-        days = days.where(cs.street_id.in_(street_ids))
+        days = days.where(RenovationItem.community_id.in_(
+            sa.select(cs.community_id).where(cs.street_id.in_(street_ids))))
     found: dict = {}
     for query in (months, days):
         for street_id, n in session.execute(query):
@@ -1013,9 +1015,10 @@ def table(dashboard: Dashboard, name: str, locale: str) -> Table:
         headers = [_l("Rank"), _l("Code"), place, _l("Communities"),
                    _l("Communities in the programme"), _l("Items"), _l("Done"),
                    _l("Percent complete"), _l("Overdue"), _l("Satisfaction")]
-        rows = [[r.rank, r.code, r.name(locale), r.communities, r.communities_in_programme,
-                 r.progress.items, r.progress.done, _pct(r.progress), r.progress.overdue,
-                 r.satisfaction] for r in c.rows]
+        english = locale.startswith("en")  # as ComparisonRow.name, once for every row
+        rows = [[r.rank, r.code, r.name_en if english else r.name_zh, r.communities,
+                 r.communities_in_programme, r.progress.items, r.progress.done,
+                 r.progress.percent, r.progress.overdue, r.satisfaction] for r in c.rows]
         t = c.total
         rows.append(["", "", str(_l("Total")), t.communities, t.communities_in_programme,
                      t.progress.items, t.progress.done, _pct(t.progress), t.progress.overdue,
