@@ -257,9 +257,8 @@ def _overdue_by_street(session: Session, today: dt.date, street_ids=None) -> dic
         days = days.where(RenovationItem.community_id.in_(
             sa.select(cs.community_id).where(cs.street_id.in_(street_ids))))
     found: dict = {}
-    for query in (months, days):
-        for street_id, n in session.execute(query):
-            found[street_id] = found.get(street_id, 0) + int(n)
+    for street_id, n in session.execute(sa.union_all(months, days)):
+        found[street_id] = found.get(street_id, 0) + int(n)
     return found
 
 
@@ -320,15 +319,15 @@ class _District:
         month_start = self.today.replace(day=1)
         found: dict[tuple[str, bool], int] = {}
         d, m = DeadlineSummary, DeadlineMonth
-        for query in (
-                sa.select(m.kind, m.is_pilot, sa.func.sum(m.items))
-                .where(m.month < month_start.strftime("%Y-%m")).group_by(m.kind, m.is_pilot),
-                sa.select(d.kind, d.is_pilot, sa.func.sum(d.items))
-                .where(d.planned_end >= month_start, d.planned_end < self.today)
-                .group_by(d.kind, d.is_pilot)):
-            for kind, is_pilot, n in self.session.execute(query):
-                key = (kind, bool(is_pilot))
-                found[key] = found.get(key, 0) + int(n)
+        both = sa.union_all(  # one round trip
+            sa.select(m.kind, m.is_pilot, sa.func.sum(m.items))
+            .where(m.month < month_start.strftime("%Y-%m")).group_by(m.kind, m.is_pilot),
+            sa.select(d.kind, d.is_pilot, sa.func.sum(d.items))
+            .where(d.planned_end >= month_start, d.planned_end < self.today)
+            .group_by(d.kind, d.is_pilot))
+        for kind, is_pilot, n in self.session.execute(both):
+            key = (kind, bool(is_pilot))
+            found[key] = found.get(key, 0) + int(n)
         return found
 
     @property
@@ -648,15 +647,16 @@ def _month_rows(counts: dict) -> list[MonthRow]:
 def _months_from_summaries(session: Session) -> dict:
     """{month: done items}: those with an actual end from the summaries, the few without
     one (imported) from their history, through a partial index."""
-    counts = {m: int(n) for m, n in session.execute(
-        sa.select(CompletionMonth.month, sa.func.sum(CompletionMonth.items))
-        .group_by(CompletionMonth.month).having(sa.func.sum(CompletionMonth.items) > 0))}
     # The same condition as the partial index ix_renovation_items_done_without_end.
     without_end = sa.text("renovation_items.actual_end IS NULL "
                           "AND renovation_items.status IN ('completed', 'accepted')")
     month = _month_of(session.get_bind(), completion_date()).label("month")
-    for name, n in session.execute(sa.select(month, sa.func.count(RenovationItem.id))
-                                   .where(without_end).group_by(month)):
+    counts: dict = {}
+    for name, n in session.execute(sa.union_all(  # one round trip
+            sa.select(CompletionMonth.month, sa.func.sum(CompletionMonth.items))
+            .group_by(CompletionMonth.month).having(sa.func.sum(CompletionMonth.items) > 0),
+            sa.select(month, sa.func.count(RenovationItem.id))
+            .where(without_end).group_by(month))):
         counts[name] = counts.get(name, 0) + int(n)
     return counts
 
