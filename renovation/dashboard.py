@@ -23,6 +23,7 @@ in two passes over them (:class:`_Selection`) rather than one per figure.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -831,6 +832,11 @@ class _Selection:
                 sa.func.sum(sa.case((done, 1), else_=0)).label("done"),
                 sa.func.sum(sa.case((late, 1), else_=0)).label("late"))
 
+    def _rows(self, query) -> list:
+        """The rows of a query of plain columns, without the ORM's per-row work (thousands
+        of streets)."""
+        return self.session.connection().execute(query).all()
+
     def _groups(self, by_community: bool) -> list[tuple]:
         """[(key, is_pilot, *_Group's sums)] of the selected communities, key the street id
         (or the community id), from their selected items' sums per community."""
@@ -841,21 +847,28 @@ class _Selection:
         has = pc.item_count.is_not(None)
         renovated = sa.and_(has, pc.item_count == pc.done)
         key = cs.community_id if by_community else cs.street_id
+        def whole(total):  # integers, not the arbitrary-precision numbers of SUM(BIGINT)
+            return sa.cast(sa.func.coalesce(total, 0), sa.BigInteger)
+
+        def metres(total):
+            return sa.func.coalesce(total, 0.0)
+
         query = (sa.select(key, cs.is_pilot, sa.func.count(), sa.func.count(pc.item_count),
-                           sa.func.sum(pc.item_count), sa.func.sum(pc.weights),
-                           sa.func.sum(pc.weighted), sa.func.sum(pc.done), sa.func.sum(pc.late),
-                           sa.func.sum(area), sa.func.sum(sa.case((has, area))),
-                           sa.func.sum(sa.case((renovated, area))),
-                           sa.func.sum(sa.case((renovated, 1), else_=0)),
-                           sa.func.sum(sa.case((sa.and_(has, area.is_(None)), 1), else_=0)))
+                           whole(sa.func.sum(pc.item_count)), whole(sa.func.sum(pc.weights)),
+                           whole(sa.func.sum(pc.weighted)), whole(sa.func.sum(pc.done)),
+                           whole(sa.func.sum(pc.late)), metres(sa.func.sum(area)),
+                           metres(sa.func.sum(sa.case((has, area)))),
+                           metres(sa.func.sum(sa.case((renovated, area)))),
+                           whole(sa.func.sum(sa.case((renovated, 1), else_=0))),
+                           whole(sa.func.sum(sa.case((sa.and_(has, area.is_(None)), 1),
+                                                     else_=0))))
                  .select_from(cs)
                  .join(pc.community_id.table, pc.community_id == cs.community_id,
                        isouter=not f.selects_items))
         if f.built_from is not None or f.built_to is not None:
             query = query.join(Community, Community.id == cs.community_id)
         query = query.where(*self._community_clauses()).group_by(key, cs.is_pilot)
-        return [(row[0], bool(row[1]), *(0 if v is None else v for v in row[2:]))
-                for row in self.session.execute(query)]
+        return [(row[0], bool(row[1]), row[2:]) for row in self._rows(query)]
 
     def _by_kind_status_month(self) -> list:
         done = RenovationItem.status.in_(DONE_STATUSES)
@@ -863,7 +876,7 @@ class _Selection:
                         ).label("month")
         query = (self._items(RenovationItem.kind, RenovationItem.status, month, *self._sums())
                  .group_by(RenovationItem.kind, RenovationItem.status, month))
-        return self.session.execute(query).all()
+        return self._rows(query)
 
     def dashboard(self, street: Street | None, satisfaction: SatisfactionSource,
                   full: bool) -> Dashboard:
@@ -875,11 +888,11 @@ class _Selection:
         groups = self._groups(by_community=street is not None)
         level = COMMUNITY if street is not None else STREET
         rates = satisfaction(session, f, level)
-        by_key: dict = {}
-        for key, _pilot, *sums in groups:
-            by_key[key] = _Group(*sums) + by_key[key] if key in by_key else _Group(*sums)
-        everything = _Group(*_column_sums(sums for _k, _p, *sums in groups))
-        pilots = {flag: _Group(*_column_sums(sums for _k, p, *sums in groups if p == flag))
+        by_key: dict = {}  # key: its sums (a street's pilots and others added up)
+        for key, _pilot, sums in groups:
+            by_key[key] = tuple(map(operator.add, by_key[key], sums)) if key in by_key else sums
+        everything = _Group(*_column_sums(sums for _k, _p, sums in groups))
+        pilots = {flag: _Group(*_column_sums(sums for _k, p, sums in groups if p == flag))
                   for flag in (True, False)}
         total = ComparisonRow(None, "", "", "", everything.communities, everything.in_programme,
                               everything.progress, rates.get(None))
@@ -887,8 +900,8 @@ class _Selection:
             names = session.execute(
                 sa.select(Community.id, Community.code, Community.name)
                 .where(Community.id.in_(list(by_key)) if by_key else sa.false())).all()
-            rows = rank_rows([ComparisonRow(cid, code, name, name, 1, by_key[cid].in_programme,
-                                            by_key[cid].progress, rates.get(cid))
+            rows = rank_rows([ComparisonRow(cid, code, name, name, 1, by_key[cid][1],
+                                            _Group(*by_key[cid]).progress, rates.get(cid))
                               for cid, code, name in names])
             board_comparison = Comparison(level, rows, total,
                                           ranked=sum(1 for r in rows if r.rank is not None))
@@ -918,10 +931,10 @@ class _Selection:
         query = sa.select(Street.id, Street.code)
         if self.filters.street:
             query = query.where(Street.code == self.filters.street)
-        codes = dict(self.session.execute(query).all())
-        progress = {sid: g.progress for sid, g in by_key.items() if sid in codes}
-        rated = _ranked([(sid, codes[sid], p.percent) for sid, p in progress.items()
-                         if p.percent is not None])
+        codes = dict(self._rows(query))
+        # by_key's sums: communities, in programme, items, weights, weighted, ... (_Group)
+        rated = _ranked([(sid, codes[sid], sums[4] / sums[3]) for sid, sums in by_key.items()
+                         if sums[2] and sid in codes])
         ranks = {sid: rank for rank, _p, _c, sid in rated}
         ordered = [sid for _r, _p, _c, sid in rated] + sorted(
             (sid for sid in codes if sid not in ranks), key=codes.get)
@@ -934,10 +947,12 @@ class _Selection:
         if len(shown) < len(ordered):
             names = names.where(Street.id.in_(shown))
         about = {sid: (zh, en) for sid, zh, en in self.session.execute(names)}
-        rows = [ComparisonRow(sid, codes[sid], *about[sid],
-                              *(by_key[sid].counts if sid in by_key else (0, 0)),
-                              progress.get(sid, NO_ITEMS), rates.get(sid), ranks.get(sid))
-                for sid in shown]
+        empty = _Group()
+        rows = []
+        for sid in shown:
+            sums = _Group(*by_key[sid]) if sid in by_key else empty
+            rows.append(ComparisonRow(sid, codes[sid], *about[sid], *sums.counts, sums.progress,
+                                      rates.get(sid), ranks.get(sid)))
         return Comparison(STREET, rows, total, hidden=len(ordered) - len(shown),
                           ranked=len(rated))
 
