@@ -737,6 +737,15 @@ def _area_from_summaries(district: _District) -> Area:
 
 # --- The whole dashboard ----------------------------------------------------------------------
 
+def _without_jit(session: Session) -> None:
+    """PostgreSQL: no JIT compilation for the rest of this transaction. The dashboard's few
+    aggregates look costly to the planner (correlated history look-ups it never runs, a
+    partial index it cannot size), which would then spend a few hundred milliseconds
+    compiling queries that run in a few."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("SET LOCAL jit = off"))
+
+
 @dataclass(frozen=True)
 class Dashboard:
     filters: Filters
@@ -768,6 +777,7 @@ def build_dashboard(session: Session, filters: Filters, *, today: dt.date | None
         When the filters name a street that does not exist.
     """
     today = today or dt.date.today()
+    _without_jit(session)
     if uses_summaries(filters):
         district = _District(session, today)
         return Dashboard(
@@ -804,23 +814,33 @@ class _Selection:
         cs = CommunitySummary
         if f.street or f.pilot_only:
             query = query.join(cs, cs.community_id == RenovationItem.community_id)
-        if f.built_from is not None or f.built_to is not None:
-            query = query.join(Community, RenovationItem.community)
+        years = self._built()
+        if years is not None:
+            query = query.where(RenovationItem.community_id.in_(years))
         return query.where(*self._community_clauses(), *f.item_own_clauses(self.today))
 
     def _community_clauses(self) -> list:
-        """The filters on communities, as clauses on their summaries (and their years)."""
+        """The street and pilot filters, as clauses on the communities' summaries."""
         f, cs = self.filters, CommunitySummary
         clauses = []
         if f.street:
             clauses.append(cs.street_id.in_(sa.select(Street.id).where(Street.code == f.street)))
         if f.pilot_only:
             clauses.append(cs.is_pilot.is_(True))
-        if f.built_from is not None:
-            clauses.append(Community.year_built >= f.built_from)
-        if f.built_to is not None:
-            clauses.append(Community.year_built <= f.built_to)
         return clauses
+
+    def _built(self):
+        """SELECT the ids of the communities built in the years asked (read from the index on
+        year built, not the wide rows), or None without a year filter."""
+        f = self.filters
+        if f.built_from is None and f.built_to is None:
+            return None
+        years = sa.select(Community.id)
+        if f.built_from is not None:
+            years = years.where(Community.year_built >= f.built_from)
+        if f.built_to is not None:
+            years = years.where(Community.year_built <= f.built_to)
+        return years
 
     def _sums(self):
         weight = weight_of_kind()
@@ -838,8 +858,8 @@ class _Selection:
         return self.session.connection().execute(query).all()
 
     def _groups(self, by_community: bool) -> list[tuple]:
-        """[(key, is_pilot, *_Group's sums)] of the selected communities, key the street id
-        (or the community id), from their selected items' sums per community."""
+        """[(key, is_pilot, sums in _Group's order)] of the selected communities, key the
+        street id (or the community id), from their selected items' sums per community."""
         f, cs = self.filters, CommunitySummary
         pc = (self._items(RenovationItem.community_id.label("community_id"), *self._sums())
               .group_by(RenovationItem.community_id).subquery()).c
@@ -847,6 +867,7 @@ class _Selection:
         has = pc.item_count.is_not(None)
         renovated = sa.and_(has, pc.item_count == pc.done)
         key = cs.community_id if by_community else cs.street_id
+
         def whole(total):  # integers, not the arbitrary-precision numbers of SUM(BIGINT)
             return sa.cast(sa.func.coalesce(total, 0), sa.BigInteger)
 
@@ -865,8 +886,9 @@ class _Selection:
                  .select_from(cs)
                  .join(pc.community_id.table, pc.community_id == cs.community_id,
                        isouter=not f.selects_items))
-        if f.built_from is not None or f.built_to is not None:
-            query = query.join(Community, Community.id == cs.community_id)
+        years = self._built()
+        if years is not None:
+            query = query.where(cs.community_id.in_(years))
         query = query.where(*self._community_clauses()).group_by(key, cs.is_pilot)
         return [(row[0], bool(row[1]), row[2:]) for row in self._rows(query)]
 
@@ -881,10 +903,6 @@ class _Selection:
     def dashboard(self, street: Street | None, satisfaction: SatisfactionSource,
                   full: bool) -> Dashboard:
         f, session = self.filters, self.session
-        if session.get_bind().dialect.name == "postgresql":
-            # These few aggregates over many rows look costly to the planner, which would
-            # then spend longer compiling them (JIT) than running them.
-            session.execute(sa.text("SET LOCAL jit = off"))
         groups = self._groups(by_community=street is not None)
         level = COMMUNITY if street is not None else STREET
         rates = satisfaction(session, f, level)
@@ -1165,6 +1183,7 @@ def street_report(session: Session, code: str, filters: Filters | None = None, *
     from geoalchemy2.shape import to_shape
 
     today = today or dt.date.today()
+    _without_jit(session)
     street = get_street(session, code)
     filters = (filters or Filters()).but(street=None)
     if uses_summaries(filters):

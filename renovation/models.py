@@ -93,6 +93,8 @@ class Community(Base):
         sa.CheckConstraint("building_area_m2 IS NULL OR building_area_m2 >= 0", name="area"),
         sa.CheckConstraint("households IS NULL OR households >= 0", name="households"),
         sa.CheckConstraint("building_count IS NULL OR building_count >= 0", name="buildings"),
+        # The communities built in some years, read from the index alone (dashboard filters).
+        sa.Index("ix_communities_year_built", "year_built", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

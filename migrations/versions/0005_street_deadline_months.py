@@ -1,6 +1,7 @@
 """Street deadline months: each street's open items by month of planned end, kept by
 triggers, so the comparison of every street counts its overdue items without the items;
-a covering index of the items' figures for the filtered dashboard.
+covering indexes of the items' figures and the communities' years for the filtered
+dashboard.
 
 A street's items overdue on a day are its rows of the months before that day's month,
 plus its open items due in that month before the day (read through the partial index
@@ -200,6 +201,9 @@ def upgrade():
         batch_op.create_index('ix_renovation_items_community_figures',
                               ['community_id', 'kind', 'status', 'progress_pct', 'planned_end',
                                'actual_end', 'id'], unique=False)
+    # The communities built in some years, read from the index alone (dashboard filters).
+    with op.batch_alter_table('communities', schema=None) as batch_op:
+        batch_op.create_index('ix_communities_year_built', ['year_built', 'id'], unique=False)
     dialect = op.get_bind().dialect.name
     for statement in (_sqlite_triggers() if dialect == "sqlite" else _pg_functions()):
         op.execute(statement)
@@ -218,6 +222,8 @@ def downgrade():
             op.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
         for function in ("renovation_items_street_deadlines", "communities_street_deadlines"):
             op.execute(f"DROP FUNCTION IF EXISTS {function}()")
+    with op.batch_alter_table('communities', schema=None) as batch_op:
+        batch_op.drop_index('ix_communities_year_built')
     with op.batch_alter_table('renovation_items', schema=None) as batch_op:
         batch_op.drop_index('ix_renovation_items_open_by_end')
         batch_op.drop_index('ix_renovation_items_kind_status_figures')
