@@ -93,6 +93,8 @@ class Community(Base):
         sa.CheckConstraint("building_area_m2 IS NULL OR building_area_m2 >= 0", name="area"),
         sa.CheckConstraint("households IS NULL OR households >= 0", name="households"),
         sa.CheckConstraint("building_count IS NULL OR building_count >= 0", name="buildings"),
+        # The communities built in some years, read from the index alone (dashboard filters).
+        sa.Index("ix_communities_year_built", "year_built", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -129,12 +131,18 @@ class RenovationItem(Base):
     __table_args__ = (
         sa.CheckConstraint("progress_pct BETWEEN 0 AND 100", name="progress"),
         sa.CheckConstraint("quantity IS NULL OR quantity >= 0", name="quantity"),
-        sa.Index("ix_renovation_items_kind_status", "kind", "status"),
+        # What a filtered dashboard sums, so that it reads an index alone, not the wide rows
+        # with their geometry: by kind and status (those filters select a range), and by
+        # community (every other filter reads it all, in the order it groups by).
+        sa.Index("ix_renovation_items_kind_status_figures", "kind", "status", "community_id",
+                 "progress_pct", "planned_end", "actual_end", "id"),
+        sa.Index("ix_renovation_items_community_figures", "community_id", "kind", "status",
+                 "progress_pct", "planned_end", "actual_end", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     community_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("communities.id", ondelete="CASCADE"), index=True)
+        sa.ForeignKey("communities.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(sa.String(32))
     title: Mapped[str] = mapped_column(sa.String(200))
     geometry = mapped_column(Geometry("GEOMETRY", srid=SRID, spatial_index=True), nullable=True)
@@ -662,6 +670,22 @@ class DeadlineMonth(Base):
     items: Mapped[int] = _count()
 
 
+class StreetDeadlineMonth(Base):
+    """A street's items not done that have a planned end, by the month of that end: the
+    street's overdue items on a day are its months before that day's month, then its items
+    due in that month before the day (the partial index below), without the other items."""
+
+    __tablename__ = "street_deadline_months"
+    __table_args__ = (
+        # The months before this one for every street, read from the index alone.
+        sa.Index("ix_street_deadline_months_month", "month", "street_id", "items"),
+    )
+
+    street_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    month: Mapped[str] = mapped_column(sa.String(7), primary_key=True)
+    items: Mapped[int] = _count()
+
+
 # Filters the summaries cannot answer (overdue on a given day, completions without an
 # actual end) read the items through these partial indexes.
 _NOT_DONE = "status NOT IN ('completed', 'accepted')"
@@ -673,3 +697,7 @@ sa.Index("ix_renovation_items_open_deadlines", RenovationItem.community_id,
          postgresql_where=sa.text(_NOT_DONE), sqlite_where=sa.text(_NOT_DONE))
 sa.Index("ix_renovation_items_done_without_end", RenovationItem.id,
          postgresql_where=sa.text(_DONE_WITHOUT_END), sqlite_where=sa.text(_DONE_WITHOUT_END))
+# Items not done by planned end: this month's overdue items of every street, a short range.
+sa.Index("ix_renovation_items_open_by_end", RenovationItem.planned_end,
+         RenovationItem.community_id,
+         postgresql_where=sa.text(_NOT_DONE), sqlite_where=sa.text(_NOT_DONE))

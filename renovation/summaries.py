@@ -47,6 +47,11 @@ deadline_months, the same per month
     kind, is_pilot, month (of planned_end); items. The items overdue on a day are the
     months before its month plus the days of its month before it: a few thousand rows
     whatever the size, and the pilots' share without reading their items.
+street_deadline_months, one row per street and month with open items (migration 0005)
+    street_id, month (of planned_end); items: items not done whose planned end falls in
+    it. A street's overdue items are its months before today's, plus its items due this
+    month before today (a partial index on the open items' planned end): the comparison
+    of every street without counting its 140,000 overdue items.
 
 Why shards: every status update changes its kind's sums, and completions all fall in the
 current month; with one row per kind or month, concurrent updates queued on that row's
@@ -83,9 +88,11 @@ TRIGGERS = {
     "postgresql": {
         "renovation_items": ("renovation_items_summaries_insert",
                              "renovation_items_summaries_delete",
-                             "renovation_items_summaries_update"),
+                             "renovation_items_summaries_update",
+                             "renovation_items_summaries_sd"),
         "communities": ("communities_summaries_insert", "communities_summaries_update",
-                        "communities_summaries_delete"),
+                        "communities_summaries_delete", "communities_summaries_sd_moved",
+                        "communities_summaries_sd_delete"),
         "streets": ("streets_summaries_insert", "streets_summaries_delete"),
         "community_summaries": ("community_summaries_streets",),
         "street_summaries": ("street_summaries_district",),
@@ -94,9 +101,13 @@ TRIGGERS = {
         "renovation_items": ("renovation_items_summaries_insert",
                              "renovation_items_summaries_delete",
                              "renovation_items_summaries_update_same",
-                             "renovation_items_summaries_update_moved"),
+                             "renovation_items_summaries_update_moved",
+                             "renovation_items_summaries_sd_insert",
+                             "renovation_items_summaries_sd_delete",
+                             "renovation_items_summaries_sd_update"),
         "communities": ("communities_summaries_insert", "communities_summaries_update",
-                        "communities_summaries_pilot", "communities_summaries_delete"),
+                        "communities_summaries_pilot", "communities_summaries_delete",
+                        "communities_summaries_sd_moved", "communities_summaries_sd_delete"),
         "streets": ("streets_summaries_insert", "streets_summaries_delete"),
         "community_summaries": ("community_summaries_insert", "community_summaries_delete",
                                 "community_summaries_update_same",
@@ -215,11 +226,18 @@ FRESH = {
             WHERE r.status NOT IN {_DONE} AND r.planned_end IS NOT NULL
             GROUP BY r.kind, c.is_pilot, {{month:r.planned_end}}""",
         ("kind", "is_pilot", "month", "items")),
+    "street_deadline_months": (
+        ("street_id", "month"),
+        f"""SELECT c.street_id, {{month:r.planned_end}}, COUNT(*)
+            FROM renovation_items r JOIN communities c ON c.id = r.community_id
+            WHERE r.status NOT IN {_DONE} AND r.planned_end IS NOT NULL
+            GROUP BY c.street_id, {{month:r.planned_end}}""",
+        ("street_id", "month", "items")),
 }
 #: Dependency order: the street sums are read from the community sums, the district's
 #: from the streets'.
 ORDER = ("community_summaries", "street_summaries", "district_summaries", "kind_summaries",
-         "completion_months", "deadline_summaries", "deadline_months")
+         "completion_months", "deadline_summaries", "deadline_months", "street_deadline_months")
 _FLOAT_COLUMNS = {"building_area_m2", "programme_area_m2", "renovated_area_m2"}
 
 
@@ -300,8 +318,10 @@ def rebuild_connection(connection: sa.Connection) -> None:
     # streets', in one statement each below, so the triggers carrying each community's
     # change to its street and each street's to the district are left out meanwhile.
     saved = _suspend(connection, _SUMMING)
+    # A migration rebuilds the tables of its time: later ones are not there yet.
+    existing = set(sa.inspect(connection).get_table_names())
     try:
-        for table in ORDER:
+        for table in (t for t in ORDER if t in existing):
             columns = FRESH[table][2]
             connection.execute(sa.text(f"DELETE FROM {table}"))
             connection.execute(sa.text(f"INSERT INTO {table} ({', '.join(columns)}) "
@@ -309,7 +329,7 @@ def rebuild_connection(connection: sa.Connection) -> None:
     finally:
         _resume(connection, saved, _SUMMING)
     if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql(f"ANALYZE {', '.join(ORDER)}")
+        connection.exec_driver_sql(f"ANALYZE {', '.join(t for t in ORDER if t in existing)}")
 
 
 #: The summaries that sum other summaries through triggers; rebuild writes each in one

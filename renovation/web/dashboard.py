@@ -109,8 +109,9 @@ def table_csv(name: str):
     out = io.StringIO(newline="")
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(table.headers)
-    for row in table.rows:
-        writer.writerow(["" if v is None else safe_text(v) for v in row])
+    # Only text can be read as a formula; numbers go as they are.
+    writer.writerows(["" if v is None else safe_text(v) if isinstance(v, str) else v
+                      for v in row] for row in table.rows)
     response = Response(out.getvalue().encode("utf-8-sig"), mimetype="text/csv")
     response.headers["Content-Type"] = "text/csv; charset=utf-8"
     filename = f"gengxin-{name}-{dt.date.today().strftime('%Y%m%d')}.csv"

@@ -610,3 +610,98 @@ def test_the_cut_comparison_ranks_ties_as_the_full_one(session, tied_streets):
     for middle in rated[n:-n:7]:
         report = dashboard.street_report(session, middle.code, today=TODAY)
         assert report.row == middle
+
+
+# --- The filtered views' two passes against one query per figure ------------------------------
+
+@pytest.mark.parametrize("args", [
+    {"kind": "lift_retrofit"}, {"status": "construction"}, {"pilot": "1"},
+    {"built_from": "1980", "built_to": "1990"}, {"overdue": "1"},
+    {"kind": "lift_retrofit,drainage", "status": "construction,design", "pilot": "1"},
+    {"street": LAOSHAN}, {"street": LAOSHAN, "kind": "parking", "overdue": "1"},
+    {"street": LAOSHAN, "built_from": "1900", "built_to": "1901"},
+    {"built_from": "1900", "built_to": "1901"}, {"kind": "ev_charging", "status": "accepted"}])
+def test_a_filtered_dashboard_equals_each_figure_computed_on_its_own(session, args):
+    filters = Filters.from_args(args)
+    board = dashboard.build_dashboard(session, filters, today=TODAY, full_comparison=True)
+    alone = dashboard.comparison(session, filters, today=TODAY, full=True)
+    assert board.comparison == alone
+    assert board.kinds == dashboard.progress_by_kind(session, filters, today=TODAY)
+    assert board.statuses == dashboard.items_by_status(session, filters, today=TODAY)
+    assert board.months == dashboard.completions_by_month(session, filters, today=TODAY)
+    assert board.pilots == dashboard.pilots_and_the_rest(session, filters, today=TODAY)
+    area = dashboard.building_area(session, filters, today=TODAY)
+    assert board.area.total_m2 == pytest.approx(area.total_m2)
+    assert board.area.programme_m2 == pytest.approx(area.programme_m2)
+    assert board.area.renovated_m2 == pytest.approx(area.renovated_m2)
+    assert (board.area.communities_in_programme, board.area.communities_renovated,
+            board.area.communities_without_area) == (
+        area.communities_in_programme, area.communities_renovated,
+        area.communities_without_area)
+    # The page shows the first and last streets of the same ranking.
+    cut = dashboard.build_dashboard(session, filters, today=TODAY).comparison
+    assert cut.total == alone.total and cut.ranked == alone.ranked
+    assert all(row in alone.rows for row in cut.rows)
+
+
+def test_a_filtered_dashboard_after_writes_equals_each_figure_computed_on_its_own(session):
+    """Items moved, completed, deleted and a community re-flagged: the two passes still
+    agree with the one-figure queries (nothing is cached between requests)."""
+    items = session.scalars(sa.select(RenovationItem).order_by(RenovationItem.id).limit(6)).all()
+    items[0].status, items[0].progress_pct, items[0].actual_end = (Status.COMPLETED, 100,
+                                                                  TODAY)
+    items[1].planned_end = TODAY - dt.timedelta(days=3)
+    session.delete(items[2])
+    community = session.get(Community, items[3].community_id)
+    community.is_pilot = not community.is_pilot
+    session.flush()
+    for args in ({"overdue": "1"}, {"pilot": "1"}, {"status": "completed"}):
+        filters = Filters.from_args(args)
+        board = dashboard.build_dashboard(session, filters, today=TODAY, full_comparison=True)
+        assert board.comparison == dashboard.comparison(session, filters, today=TODAY,
+                                                        full=True)
+        assert board.pilots == dashboard.pilots_and_the_rest(session, filters, today=TODAY)
+        assert board.kinds == dashboard.progress_by_kind(session, filters, today=TODAY)
+
+
+@pytest.mark.parametrize("args", [{"status": "construction"}, {"kind": "stairwell"},
+                                  {"status": "construction,planned", "kind": "stairwell"}])
+def test_a_filtered_cut_comparison_ranks_ties_as_the_full_one(session, tied_streets, args):
+    filters = Filters.from_args(args)
+    n = dashboard.SHOWN_AT_EACH_END
+    alone = dashboard.comparison(session, filters, today=TODAY, full=True)
+    full = dashboard.build_dashboard(session, filters, today=TODAY,
+                                     full_comparison=True).comparison
+    cut = dashboard.build_dashboard(session, filters, today=TODAY).comparison
+    assert full == alone
+    rated = [r for r in full.rows if r.rank is not None]
+    assert cut.rows == full.rows[:n] + rated[-n:]
+    assert (cut.ranked, cut.hidden, cut.total) == (full.ranked, len(full.rows) - 2 * n,
+                                                   full.total)
+
+
+@pytest.mark.parametrize("today", [dt.date(2026, 6, 1), dt.date(2026, 6, 15),
+                                   dt.date(2025, 12, 31), dt.date(2031, 1, 1)])
+def test_each_streets_overdue_items_from_the_summaries_equal_the_items(session, today):
+    """Whole months before today's from the street deadline months, then this month's days
+    from the items: the same counts as counting the items, before and after writes."""
+    def check():
+        live = {r.key: r.progress for r in dashboard.street_rows(session, Filters(),
+                                                                 today=today)}
+        full = dashboard.comparison(session, Filters(), today=today, full=True)
+        assert {r.key: r.progress for r in full.rows} == live
+        shown = dashboard.comparison(session, Filters(), today=today)
+        assert all(r.progress == live[r.key] for r in shown.rows)
+
+    check()
+    items = session.scalars(sa.select(RenovationItem).where(
+        RenovationItem.status.not_in([Status.COMPLETED, Status.ACCEPTED]))
+        .order_by(RenovationItem.id).limit(4)).all()
+    items[0].planned_end = today - dt.timedelta(days=1)
+    items[1].planned_end = today.replace(day=1)
+    items[2].status, items[2].progress_pct = Status.COMPLETED, 100
+    community = session.get(Community, items[3].community_id)
+    community.street = session.scalar(sa.select(Street).where(
+        Street.id != community.street_id).limit(1))
+    session.flush()
+    check()

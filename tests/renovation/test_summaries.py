@@ -256,3 +256,36 @@ def test_writers_of_the_same_kind_do_not_wait_on_one_row(database, backend, sess
         two.commit()
     with database.session() as fresh:
         assert summaries.check(fresh) == []
+
+
+def _street_deadlines(session, street_id):
+    return sorted(session.execute(sa.text(
+        "SELECT month, items FROM street_deadline_months WHERE street_id = :s"),
+        {"s": street_id}).all())
+
+
+@pytest.mark.parametrize("path", ["orm", "sql"])
+def test_a_community_moved_or_deleted_takes_its_open_items_between_streets(session, place,
+                                                                          path):
+    """A street's overdue items are summed per month: a community's open items follow it
+    to another street and leave with it; done items and items without a deadline never
+    count."""
+    a, north, south = place["a"], place["north"].id, place["south"].id
+    make_item(session, a, kind="road", status=Status.DESIGN, planned_end=dt.date(2024, 7, 9))
+    make_item(session, a, kind="gas", status=Status.ACCEPTED, progress_pct=100,
+              planned_end=dt.date(2024, 7, 1), actual_end=dt.date(2024, 7, 1))
+    make_item(session, a, kind="power", status=Status.PLANNED, planned_end=None)
+    assert_exact(session)
+    assert ("2024-07", 1) in _street_deadlines(session, north)
+    assert _street_deadlines(session, south) == []
+    if path == "orm":
+        a.street = place["south"]
+    else:
+        session.execute(sa.text("UPDATE communities SET street_id = :s WHERE id = :a"),
+                        {"s": south, "a": a.id})
+    assert_exact(session)
+    assert ("2024-07", 1) in _street_deadlines(session, south)
+    assert "2024-07" not in dict(_street_deadlines(session, north))
+    session.execute(sa.text("DELETE FROM communities WHERE id = :a"), {"a": a.id})
+    assert_exact(session)
+    assert _street_deadlines(session, south) == []
