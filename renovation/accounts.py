@@ -107,18 +107,23 @@ def revoke_tokens(session: Session, user: User) -> int:
     return len(tokens)
 
 
+def _live_token_of_active_user(token_hash) -> tuple:
+    """The conditions a token must meet, its user joined: not revoked, the user active."""
+    return (ApiToken.token_hash == token_hash, ApiToken.revoked_at.is_(None),
+            User.is_active.is_(True))
+
+
 def user_for_token(session: Session, token: str) -> User | None:
     """The active user a live token belongs to, or None.
 
-    One query (token and user joined): it runs before every API change.
+    One query (token and user joined): the API's reads and the sessions' API call it for
+    every request with a token.
     """
     digest = token_digest(token)
     if digest is None:
         return None
-    return session.scalar(
-        sa.select(User).join(ApiToken, ApiToken.user_id == User.id)
-        .where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None),
-               User.is_active.is_(True)))
+    return session.scalar(sa.select(User).join(ApiToken, ApiToken.user_id == User.id)
+                          .where(*_live_token_of_active_user(digest)))
 
 
 class TokenUser(NamedTuple):
@@ -139,8 +144,7 @@ def token_digest(token: str) -> str | None:
 
 _TOKEN_USER = (sa.select(User.id, User.role, User.street_id, User.is_active)
                .join(ApiToken, ApiToken.user_id == User.id)
-               .where(ApiToken.token_hash == sa.bindparam("token_hash"),
-                      ApiToken.revoked_at.is_(None), User.is_active.is_(True)))
+               .where(*_live_token_of_active_user(sa.bindparam("token_hash"))))
 
 
 def token_user(connection: sa.Connection, token: str) -> TokenUser | None:

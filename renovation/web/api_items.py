@@ -114,13 +114,11 @@ def _sent_bearer() -> bool:
 
 def _token_user():
     """The user of the request's bearer token; 401 without a live token."""
-    user = current_user()
-    if user is not None:
-        return user
-    if _sent_bearer():
+    _bearer_token()  # none sent: 401 saying how to send one
+    user = current_user()  # reads the same header, and keeps the user for the request
+    if user is None:
         raise DomainError(_("The API token is not valid or has been revoked."), status=401)
-    raise DomainError(_("This needs an API token: send the header "
-                        "Authorization: Bearer <token>."), status=401)
+    return user
 
 
 def _bearer_token() -> str:
